@@ -1,0 +1,1 @@
+"""What an event is: its product, diagnostic level and purpose, with the reasons."""

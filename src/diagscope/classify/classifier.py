@@ -1,0 +1,139 @@
+"""Decide what an event is (product, level, purpose) from the wire, the catalogue and policy.
+
+Per-name work (catalogue look-up, policy overrides, name rules) is cached, because a
+replay sees the same few hundred event names hundreds of thousands of times.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from diagscope.classify.level import LevelSignal, combine, wire_signals
+from diagscope.classify.product import product_of
+from diagscope.classify.purpose import NameRules, privacy_categories
+from diagscope.model import Event, Level, Product, parse_level
+from diagscope.policy.model import EventOverride, Policy
+
+
+class CatalogueEntry(Protocol):
+    name: str
+    level: str
+    category: str | None
+    subtype: str | None
+
+
+CatalogueLookup = Callable[[str], "tuple[str, Any] | None"]
+
+
+@dataclass(slots=True, frozen=True)
+class NameFacts:
+    """Everything that follows from an event's name alone."""
+
+    catalogue_product: str | None
+    catalogue: Any | None  # CatalogueEntry
+    override: EventOverride | None
+    override_pattern: str | None
+    name_purpose: tuple[str, str] | None
+
+
+def _no_catalogue(_name: str) -> None:
+    return None
+
+
+class Classifier:
+    def __init__(self, policy: Policy, catalogue: CatalogueLookup | None = None) -> None:
+        self.policy = policy
+        self.catalogue = catalogue or _no_catalogue
+        self.name_rules = NameRules(policy.name_rules)
+        self._exact = {k: v for k, v in policy.events.items() if "*" not in k}
+        self._globs = [(k, v) for k, v in policy.events.items() if "*" in k]
+        self._security = {
+            product: list(p.security_events) for product, p in policy.products.items()
+        }
+        self._facts: dict[str, NameFacts] = {}
+
+    def facts(self, name: str) -> NameFacts:
+        facts = self._facts.get(name)
+        if facts is None:
+            found = self.catalogue(name)
+            override, pattern = self._exact.get(name), name
+            if override is None:
+                pattern = None
+                for glob, candidate in self._globs:
+                    if fnmatch.fnmatchcase(name, glob):
+                        override, pattern = candidate, glob
+                        break
+            facts = NameFacts(
+                catalogue_product=found[0] if found else None,
+                catalogue=found[1] if found else None,
+                override=override,
+                override_pattern=pattern,
+                name_purpose=self.name_rules.match(name),
+            )
+            if len(self._facts) < 100_000:  # hostile traffic must not grow this forever
+                self._facts[name] = facts
+        return facts
+
+    def is_security_event(self, product: Product, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, g) for g in self._security.get(product.value, ()))
+
+    def classify(self, event: Event, host: str = "") -> NameFacts:
+        facts = self.facts(event.name)
+        product = product_of(event, host)
+        if product is Product.UNKNOWN and facts.catalogue_product:
+            product = Product(facts.catalogue_product)
+        event.product = product
+        event.level, event.level_reason = self._level(event, facts)
+        event.purpose, event.purpose_reason = self._purpose(event, facts)
+        return facts
+
+    def _level(self, event: Event, facts: NameFacts) -> tuple[Level, str]:
+        if self.is_security_event(event.product, event.name):
+            wire = combine(wire_signals(event))
+            extra = f" (wire: {wire[1]})" if wire[0] is not Level.UNKNOWN else ""
+            return Level.ESSENTIAL, f"listed by the policy as a security-level event{extra}"
+        signals = wire_signals(event)
+        if any(s.level is not Level.UNKNOWN for s in signals):
+            return combine(signals)
+        if facts.override is not None and facts.override.level is not None:
+            level = facts.override.level
+            return level, f"policy lists {facts.override_pattern} at {level.value}"
+        if facts.catalogue is not None:
+            try:
+                level = parse_level(facts.catalogue.level)
+            except ValueError:
+                level = Level.UNKNOWN
+            if level is not Level.UNKNOWN:
+                signals.append(LevelSignal(
+                    level, f"catalogue documents {facts.catalogue.name} at {level.value}"
+                ))
+        return combine(signals) if signals else (Level.UNKNOWN, "no level signal and not in "
+                                                 "the catalogue")
+
+    def _purpose(self, event: Event, facts: NameFacts) -> tuple[str, str]:
+        if facts.override is not None and facts.override.purpose:
+            return facts.override.purpose, f"policy maps {facts.override_pattern} to " \
+                                           f"{facts.override.purpose}"
+        if facts.name_purpose is not None:
+            purpose, pattern = facts.name_purpose
+            return purpose, f"name segment {pattern!r} means {purpose}"
+        categories = privacy_categories(event)
+        mapping = self.policy.categories
+        if categories is not None:
+            names, where = categories
+            for name in names:
+                if name in mapping:
+                    return mapping[name], f"{where}: category {name!r} serves {mapping[name]}"
+            return "unknown", f"{where}: categories {', '.join(names)} map to no permitted purpose"
+        if facts.catalogue is not None and facts.catalogue.category:
+            category = facts.catalogue.category
+            if category in mapping:
+                return mapping[category], (
+                    f"catalogue category {category!r} serves {mapping[category]}"
+                )
+            return "unknown", f"catalogue category {category!r} maps to no purpose in the policy"
+        return "unknown", "no purpose signal: not in the policy or catalogue, no name rule or " \
+                          "privacy tag"

@@ -1,0 +1,191 @@
+"""The policy: the processing agreement written out as reviewable, validated data."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from diagscope.decode.inflate import DEFAULT_MAX_BODY_BYTES
+from diagscope.model import Level, parse_level
+
+
+def _level(value: object) -> Level:
+    if isinstance(value, Level):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a level is a name such as 'neither', 'required' or 'optional'")
+    try:
+        level = parse_level(value)
+    except ValueError:
+        raise ValueError(
+            f"unknown level {value!r}; use essential, service, required, enhanced, optional "
+            "or an alias: security, neither, basic, full"
+        ) from None
+    if level is Level.UNKNOWN:
+        raise ValueError("'unknown' is not a level a policy can allow")
+    return level
+
+
+PolicyLevel = Annotated[Level, BeforeValidator(_level)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProductPolicy(_Strict):
+    """What the agreement allows one product to send."""
+
+    max_level: PolicyLevel
+    clause: str = Field(min_length=1)
+    security_events: list[str] = Field(
+        default_factory=list,
+        description="event names (globs) that count as security-level for this product",
+    )
+
+
+class Purpose(_Strict):
+    permitted: bool
+    description: str = ""
+    clause: str = Field(min_length=1)
+
+
+class NameRule(_Strict):
+    """Event-name segments that reveal a purpose (matched per dotted segment)."""
+
+    purpose: str
+    segments: list[str] = Field(min_length=1)
+
+
+class EventOverride(_Strict):
+    """The policy's own word on one event (or a glob of names), above the catalogue."""
+
+    level: PolicyLevel | None = None
+    purpose: str | None = None
+    note: str = ""
+
+
+class Allowance(_Strict):
+    """Values the agreement accepts in given fields (pseudonymous ids, for instance)."""
+
+    fields: list[str] = Field(min_length=1, description="dotted field paths, globs allowed")
+    pattern: str | None = Field(default=None, description="the whole value must match")
+    clause: str = Field(min_length=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    def allows(self, field: str, value: str) -> bool:
+        if not any(fnmatch.fnmatchcase(field, glob) for glob in self.fields):
+            return False
+        return self.pattern is None or re.fullmatch(self.pattern, value) is not None
+
+
+class PersonalData(_Strict):
+    clause: str = Field(min_length=1)
+    allowed: list[Allowance] = Field(default_factory=list)
+
+    def allowance_for(self, field: str, value: str) -> Allowance | None:
+        return next((a for a in self.allowed if a.allows(field, value)), None)
+
+
+class Endpoint(_Strict):
+    region: str
+    allowed: bool = True
+    note: str = ""
+
+
+class Transport(_Strict):
+    plaintext_http_allowed: bool = False
+    clause: str = Field(min_length=1)
+
+
+class Destinations(_Strict):
+    required_region: str | None = None
+    clause: str = Field(min_length=1)
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _lower_hosts(cls, value: dict[str, Endpoint]) -> dict[str, Endpoint]:
+        return {host.lower(): ep for host, ep in value.items()}
+
+    def endpoint_for(self, host: str) -> tuple[str, Endpoint] | None:
+        """The entry for `host`: exact names first, then globs such as `*.example.com`."""
+        host = host.lower()
+        if host in self.endpoints:
+            return host, self.endpoints[host]
+        for pattern, endpoint in self.endpoints.items():
+            if "*" in pattern and fnmatch.fnmatchcase(host, pattern):
+                return pattern, endpoint
+        return None
+
+
+class Limits(_Strict):
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+
+
+class Policy(_Strict):
+    name: str = Field(min_length=1)
+    version: str
+    source: str = Field(min_length=1, description="the agreement this policy writes out")
+    description: str = ""
+    products: dict[str, ProductPolicy]
+    unknown_level_clause: str = Field(min_length=1)
+    purposes: dict[str, Purpose] = Field(default_factory=dict)
+    name_rules: list[NameRule] = Field(default_factory=list)
+    categories: dict[str, str] = Field(
+        default_factory=dict,
+        description="privacy data category (catalogue or PrivTags) -> purpose",
+    )
+    unknown_purpose_clause: str = Field(min_length=1)
+    catalogue_clause: str = Field(min_length=1)
+    events: dict[str, EventOverride] = Field(default_factory=dict)
+    destinations: Destinations
+    transport: Transport
+    personal_data: PersonalData
+    limits: Limits = Field(default_factory=Limits)
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("products")
+    @classmethod
+    def _known_products(cls, value: dict[str, ProductPolicy]) -> dict[str, ProductPolicy]:
+        unknown = set(value) - {"office", "windows"}
+        if unknown:
+            raise ValueError(f"products must be office and/or windows, not {sorted(unknown)}")
+        return value
+
+    @model_validator(mode="after")
+    def _purposes_exist(self) -> Policy:
+        known = set(self.purposes)
+        used = [("name_rules", r.purpose) for r in self.name_rules]
+        used += [("categories", p) for p in self.categories.values()]
+        used += [("events", o.purpose) for o in self.events.values() if o.purpose]
+        missing = sorted({f"{where}: {p}" for where, p in used if p not in known})
+        if missing:
+            raise ValueError(f"purposes not defined under 'purposes': {', '.join(missing)}")
+        return self
+
+    @cached_property
+    def telemetry_hosts(self) -> frozenset[str]:
+        """Exact host names the policy lists as telemetry endpoints."""
+        return frozenset(h for h in self.destinations.endpoints if "*" not in h)

@@ -1,0 +1,62 @@
+"""`level`: events above the agreed diagnostic level for their product."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from diagscope.model import LEVEL_RANK, Event, Finding, Level, Product, Rule, Severity
+from diagscope.rules.base import RequestContext
+from diagscope.rules.base import Rule as BaseRule
+
+
+class LevelRule(BaseRule):
+    name = Rule.LEVEL
+
+    def check_event(self, event: Event, ctx: RequestContext) -> Iterator[Finding]:
+        policy = ctx.policy
+        if event.level is Level.UNKNOWN:
+            yield Finding(
+                rule=Rule.LEVEL,
+                severity=Severity.REVIEW,
+                detail=f"The diagnostic level of this event could not be determined: "
+                f"{event.level_reason}.",
+                clause=policy.unknown_level_clause,
+                event_index=event.index,
+                event_name=event.name,
+                product=event.product,
+            )
+            return
+        product_policy = policy.products.get(event.product.value)
+        if product_policy is None:
+            if event.product is Product.UNKNOWN:
+                allowed = min(
+                    (p.max_level for p in policy.products.values()),
+                    key=LEVEL_RANK.__getitem__,
+                    default=None,
+                )
+                if allowed is None or LEVEL_RANK[event.level] <= LEVEL_RANK[allowed]:
+                    return
+                yield Finding(
+                    rule=Rule.LEVEL,
+                    severity=Severity.REVIEW,
+                    detail=f"Event of unknown product at level {event.level.value}, above the "
+                    f"lowest agreed level ({allowed.value}); its product decides whether "
+                    "this is allowed.",
+                    clause=policy.unknown_level_clause,
+                    event_index=event.index,
+                    event_name=event.name,
+                    product=event.product,
+                )
+            return
+        allowed = product_policy.max_level
+        if LEVEL_RANK[event.level] > LEVEL_RANK[allowed]:
+            yield Finding(
+                rule=Rule.LEVEL,
+                severity=Severity.VIOLATION,
+                detail=f"{event.product.value.capitalize()} event at level {event.level.value} "
+                f"exceeds the agreed maximum {allowed.value} ({event.level_reason}).",
+                clause=product_policy.clause,
+                event_index=event.index,
+                event_name=event.name,
+                product=event.product,
+            )

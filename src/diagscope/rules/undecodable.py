@@ -1,0 +1,37 @@
+"""`undecodable`: telemetry that could not be read in full is itself a finding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from diagscope.model import DecodeStatus, Finding, Rule, Severity
+from diagscope.rules.base import RequestContext
+from diagscope.rules.base import Rule as BaseRule
+
+_CLAUSE = (
+    "Improvement plan: \"een mogelijkheid de verzamelde gegevens te verifiëren\" (a way to verify "
+    "the collected data); what cannot be decoded cannot be verified."
+)
+
+
+class UndecodableRule(BaseRule):
+    name = Rule.UNDECODABLE
+
+    def check_request(self, ctx: RequestContext) -> Iterator[Finding]:
+        decoded = ctx.decoded
+        if decoded.status not in (DecodeStatus.UNDECODABLE, DecodeStatus.PARTIAL):
+            return
+        where = f" at byte {decoded.error_offset}" if decoded.error_offset is not None else ""
+        kept = (
+            f"; the {len(decoded.events)} events before it were decoded"
+            if decoded.events
+            else ""
+        )
+        yield Finding(
+            rule=Rule.UNDECODABLE,
+            severity=Severity.REVIEW,
+            detail=f"Body ({decoded.content_type or 'unknown type'}, "
+            f"{decoded.content_encoding or 'identity'}) could not be decoded{where}: "
+            f"{decoded.error}{kept}. The raw bytes are kept as evidence.",
+            clause=_CLAUSE,
+        )
