@@ -1,0 +1,45 @@
+"""What a personal-data detector is: one small class per kind, scanning one value at a time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class PiiHit:
+    kind: str
+    field: str  # dotted path, e.g. data.User.Email or ext.user.localId
+    value: str  # the matched text, in clear; callers mask it before storing
+    detail: str  # one human sentence
+
+
+class Detector:
+    """Scans one string value. Subclasses set `kind` and implement `find`.
+
+    `precheck` must be cheap: it runs on every string of every event, and most values
+    (counters, GUIDs, enum names) are rejected there without a regular expression.
+    """
+
+    kind: str = ""
+
+    def precheck(self, value: str) -> bool:
+        return True
+
+    def find(self, field: str, key: str, value: str) -> Iterable[PiiHit]:
+        raise NotImplementedError
+
+    def scan(self, field: str, key: str, value: str) -> Iterable[PiiHit]:
+        if self.precheck(value):
+            yield from self.find(field, key, value)
+
+
+def key_matches(key: str, pattern: re.Pattern[str]) -> bool:
+    """Does the last segment of a field name mention one of the pattern's words?"""
+    return pattern.search(key) is not None
+
+
+def words(*names: str) -> re.Pattern[str]:
+    """Case-insensitive pattern for field names such as `UserPhone`, `phone_number`."""
+    return re.compile("|".join(names), re.IGNORECASE)

@@ -1,0 +1,41 @@
+"""`bsn`: Dutch citizen service numbers (burgerservicenummer).
+
+About 1 in 11 random 9-digit numbers pass the elfproef, so a passing number alone is not
+evidence: the field name or the text around the number must also speak of a BSN.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from stdnum.nl import bsn
+
+from diagscope.pii.base import Detector, PiiHit, words
+
+_NUMBER = re.compile(r"(?<![\d.])(\d{4}[ .]?\d{2}[ .]?\d{3}|\d{9})(?![\d])")
+_BSN_WORDS = words(r"bsn", r"burgerservice", r"sofi", r"citizen.?(service|number|id)",
+                   r"social.?security", r"ssn", r"national.?id", r"persoonsnummer")
+
+
+class BsnDetector(Detector):
+    kind = "bsn"
+
+    def precheck(self, value: str) -> bool:
+        return len(value) >= 9 and _NUMBER.search(value) is not None
+
+    def find(self, field: str, key: str, value: str) -> Iterator[PiiHit]:
+        by_key = _BSN_WORDS.search(key) is not None
+        by_text = not by_key and _BSN_WORDS.search(value) is not None
+        if not (by_key or by_text):
+            return
+        for match in _NUMBER.finditer(value):
+            number = re.sub(r"[ .]", "", match.group(1))
+            if bsn.is_valid(number):
+                why = f"the field name {key!r}" if by_key else "the text around it"
+                yield PiiHit(
+                    self.kind, field, number,
+                    f"A 9-digit number passing the BSN elfproef, named a BSN by {why} "
+                    "(about 1 in 11 random 9-digit numbers pass the check, so the context is "
+                    "what makes this a finding).",
+                )
