@@ -1,0 +1,60 @@
+"""A hash chain over everything a run stores, so any later edit can be detected.
+
+Rows of a run (requests, events, findings) form one sequence, in the order they were
+written: each request, then its events, then its findings. Each row carries
+`chain_seq` (its position) and `chain_hash` = SHA-256 over the previous row's hash, the
+table, the run, the row's position (and a request's order in the run) and the SHA-256 of
+the row's canonical JSON. The run records the head (last hash) and the length, so
+deleting the newest rows is caught as well as editing, moving or inserting any row.
+
+The content digest does not depend on the run, so it can be computed before the row is
+numbered (in a worker process); linking is one small hash per row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS = "0" * 64
+
+#: Columns outside a row's content digest: generated keys, the chain itself, and the
+#: numbering (which `link` covers); a request's raw body is covered by its body_sha256.
+EXCLUDED = frozenset({"id", "chain_hash", "chain_seq", "run_id", "seq", "body"})
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # SQLite hands back naive UTC datetimes
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return hashlib.sha256(bytes(value)).hexdigest()
+    raise TypeError(f"cannot put {type(value).__name__} in the chain")
+
+
+_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+).encode
+
+
+#: Long text columns enter the canonical JSON as their own SHA-256: hashing is cheaper than
+#: escaping them into JSON, and the digest covers them just the same.
+DIGESTED = frozenset({"cs", "marks", "clause"})
+
+
+def content_digest(row: dict[str, Any]) -> str:
+    """SHA-256 of the row's canonical JSON: sorted keys, no whitespace, UTC times."""
+    content = {
+        k: hashlib.sha256(v.encode("utf-8")).hexdigest() if k in DIGESTED and v else v
+        for k, v in row.items() if k not in EXCLUDED
+    }
+    return hashlib.sha256(_encode(content).encode("utf-8")).hexdigest()
+
+
+def link(previous: str, table: str, run_id: int, chain_seq: int, seq: int | None,
+         digest: str) -> str:
+    data = f"{previous}|{table}|{run_id}|{chain_seq}|{'' if seq is None else seq}|{digest}"
+    return hashlib.sha256(data.encode("ascii")).hexdigest()

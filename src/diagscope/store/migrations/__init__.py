@@ -1,0 +1,1 @@
+"""Alembic migrations of the evidence schema (SQLite and PostgreSQL alike)."""

@@ -1,0 +1,146 @@
+"""Turn an inspection into the rows the store writes, each with its content digest.
+
+This is the expensive part of storing (serialising events, canonical JSON, hashing), and
+it needs nothing from the run, so parallel replay does it in worker processes; the run's
+writer only numbers the rows and links them into the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from diagscope.model import Finding, Severity, worst_verdict
+from diagscope.pipeline import Inspection
+from diagscope.store.chain import content_digest
+from diagscope.store.jsoncodec import dumps
+
+
+@dataclass(slots=True)
+class RequestRows:
+    """One telemetry request's rows in chain order: the request, its events, its findings."""
+
+    flow_id: str
+    request: tuple[dict[str, Any], str]
+    events: list[tuple[dict[str, Any], str]]
+    findings: list[tuple[dict[str, Any], str]]
+    violations: int
+    reviews: int
+    blocked: bool
+
+
+def text(value: str | None) -> str | None:
+    """Text any database accepts: no NUL (PostgreSQL refuses it), no lone surrogates (which
+    JSON allows but UTF-8 cannot encode). The raw body keeps the exact bytes as evidence."""
+    if value is None or (value.isascii() and "\x00" not in value):
+        return value
+    value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Through UTF-16, where a lone surrogate decodes to U+FFFD like any bad unit.
+        value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return value
+
+
+def _ext_text(ext: dict[str, Any], name: str, key: str) -> str | None:
+    part = ext.get(name)
+    if isinstance(part, dict):
+        value = part.get(key)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return text(str(value)[:100])
+    return None
+
+
+def _finding_row(flow_id: str, f: Finding) -> dict[str, Any]:
+    return {
+        "flow_id": flow_id,
+        "event_index": f.event_index,
+        "event_name": text(f.event_name),
+        "product": f.product.value,
+        "rule": f.rule.value,
+        "severity": f.severity.value,
+        "field": text(f.field),
+        "pii_kind": text(f.pii_kind),
+        "detail": text(f.detail),
+        "value": text(f.value),
+        "clause": f.clause,
+    }
+
+
+def rows_of(inspection: Inspection) -> RequestRows:
+    req = inspection.request
+    decoded = inspection.decoded
+    request_row = {
+        "flow_id": req.flow_id,
+        "time": req.time,
+        "method": text(req.method),
+        "scheme": text(req.scheme),
+        "host": text(req.host),
+        "port": req.port,
+        "path": text(req.path),
+        "http_version": text(req.http_version),
+        "headers": [[text(k), text(v)] for k, v in req.headers],
+        "body": req.body,
+        "body_sha256": hashlib.sha256(req.body).hexdigest(),
+        "body_size": len(req.body),
+        "content_type": text(decoded.content_type),
+        "content_encoding": text(decoded.content_encoding),
+        "decode_status": decoded.status.value,
+        "decode_error": text(decoded.error),
+        "decode_offset": decoded.error_offset,
+        "decoded_size": decoded.decoded_size,
+        "event_count": len(decoded.events),
+        "response_status": req.response_status,
+        "error": text(req.error),
+        "source": text(req.source),
+        "action": req.action,
+    }
+    severities: dict[int, list[Severity]] = {}
+    violations = reviews = 0
+    for f in inspection.findings:
+        if f.event_index is not None:
+            severities.setdefault(f.event_index, []).append(f.severity)
+        if f.severity is Severity.VIOLATION:
+            violations += 1
+        else:
+            reviews += 1
+    event_rows = []
+    for ev in decoded.events:
+        row = {
+            "flow_id": req.flow_id,
+            "event_index": ev.index,
+            "name": text(ev.name),
+            "product": ev.product.value,
+            "time": ev.time,
+            "level": ev.level.value,
+            "level_reason": text(ev.level_reason),
+            "purpose": text(ev.purpose),
+            "purpose_reason": text(ev.purpose_reason),
+            "verdict": worst_verdict(severities.get(ev.index, ())).value,
+            "wire_format": ev.wire_format,
+            "ikey": text(ev.ikey),
+            "app_ver": _ext_text(ev.ext, "app", "ver"),
+            "os_ver": _ext_text(ev.ext, "os", "ver"),
+            "pop_sample": ev.pop_sample,
+            "cs": dumps(ev.to_cs()),
+            "marks": dumps({
+                path: {"pii_kind": m.pii_kind, "customer_content": m.customer_content}
+                for path, m in ev.marks.items()
+            }),
+        }
+        event_rows.append((row, content_digest(row)))
+    finding_rows = []
+    for f in inspection.findings:
+        row = _finding_row(req.flow_id, f)
+        finding_rows.append((row, content_digest(row)))
+    return RequestRows(
+        flow_id=req.flow_id,
+        request=(request_row, content_digest(request_row)),
+        events=event_rows,
+        findings=finding_rows,
+        violations=violations,
+        reviews=reviews,
+        blocked=req.action == "blocked",
+    )

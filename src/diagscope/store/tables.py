@@ -1,0 +1,140 @@
+"""The evidence schema: runs, requests (with raw bodies), events and findings.
+
+Events and findings point at their request by the natural key (run, flow id), which every
+writer knows before inserting, so bulk inserts need no round trip for generated ids.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("label", Text, nullable=False, default=""),
+    Column("policy_name", Text, nullable=False),
+    Column("policy_version", Text, nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("policy_text", Text, nullable=False),  # the policy file exactly as read
+    Column("policy_resolved", JSON, nullable=False),  # with everything it extends merged
+    Column("scenario", JSON),  # scenario notes a tester attached to the run
+    # Canary labels with salted hashes of their values; never the values themselves.
+    Column("canaries", JSON),
+    # The test machine's collected settings (collect.ps1), compared with the scenario.
+    Column("settings", JSON),
+    Column("tool_version", String(50), nullable=False),
+    Column("mitmproxy_version", String(50), nullable=False),
+    Column("source_kind", String(20), nullable=False),  # replay or proxy
+    Column("captures", JSON, nullable=False, default=list),  # [{path, sha256, damage}]
+    Column("command", Text, nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("status", String(20), nullable=False, default="running"),
+    Column("chain_head", String(64)),
+    Column("chain_length", Integer, nullable=False, default=0),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),  # order seen within the run
+    Column("flow_id", String(100), nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("method", Text, nullable=False),
+    Column("scheme", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("http_version", Text, nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("body_size", Integer, nullable=False),
+    Column("content_type", Text),
+    Column("content_encoding", Text),
+    Column("decode_status", String(20), nullable=False),
+    Column("decode_error", Text),
+    Column("decode_offset", Integer),
+    Column("decoded_size", Integer, nullable=False, default=0),
+    Column("event_count", Integer, nullable=False),
+    Column("response_status", Integer),
+    Column("error", Text),
+    Column("source", Text),
+    Column("action", String(16), nullable=False, default="forwarded"),
+    Column("chain_seq", Integer, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    UniqueConstraint("run_id", "flow_id", name="uq_requests_run_flow"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("event_index", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("product", String(16), nullable=False),
+    Column("time", DateTime(timezone=True)),
+    Column("level", String(16), nullable=False),
+    Column("level_reason", Text, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("purpose_reason", Text, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("wire_format", String(8), nullable=False),
+    Column("ikey", Text),
+    Column("app_ver", String(100)),  # ext.app.ver: the build under test
+    Column("os_ver", String(100)),  # ext.os.ver
+    Column("pop_sample", Float),
+    # JSON text, serialised once by the writer and hashed as stored.
+    Column("cs", Text, nullable=False),  # the event as Common Schema JSON
+    Column("marks", Text, nullable=False),  # declared PII kinds / customer content per field
+    Column("chain_seq", Integer, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    UniqueConstraint("run_id", "flow_id", "event_index", name="uq_events_run_flow_index"),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("event_index", Integer),
+    Column("event_name", Text),
+    Column("product", String(16), nullable=False),
+    Column("rule", String(30), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("field", Text),
+    Column("pii_kind", Text),
+    Column("detail", Text, nullable=False),
+    Column("value", Text),
+    Column("clause", Text, nullable=False),
+    Column("chain_seq", Integer, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+)
+
+Index("ix_events_run_name", events.c.run_id, events.c.name)
+Index("ix_events_run_chain", events.c.run_id, events.c.chain_seq)
+Index("ix_findings_run_chain", findings.c.run_id, findings.c.chain_seq)
+Index("ix_findings_run_rule", findings.c.run_id, findings.c.rule)
+Index("ix_findings_run_flow", findings.c.run_id, findings.c.flow_id)

@@ -1,0 +1,183 @@
+"""Write runs in batches: one transaction per batch, never a commit per row."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from diagscope import __version__
+from diagscope.pii.canary import CanarySet
+from diagscope.pipeline import Inspection
+from diagscope.policy.load import LoadedPolicy
+from diagscope.store.chain import GENESIS, link
+from diagscope.store.rows import RequestRows, rows_of
+from diagscope.store.tables import events, findings, requests, runs
+
+
+def mitmproxy_version() -> str:
+    try:
+        from mitmproxy.version import VERSION
+
+        return VERSION
+    except ImportError:  # pragma: no cover - mitmproxy is a dependency
+        return "unknown"
+
+
+@dataclass(slots=True)
+class CaptureInfo:
+    path: str
+    sha256: str
+    size: int
+    damage: str | None = None
+    owned: bool = False  # written by diagscope itself (a proxy session), so purge deletes it
+
+
+def capture_info(path: str) -> CaptureInfo:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fo:
+        while chunk := fo.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return CaptureInfo(path=path, sha256=digest.hexdigest(), size=size)
+
+
+def start_run(
+    engine: Engine,
+    *,
+    loaded: LoadedPolicy,
+    label: str,
+    source_kind: str,
+    captures: list[CaptureInfo] | None = None,
+    command: str = "",
+    scenario: dict[str, Any] | None = None,
+    canaries: CanarySet | None = None,
+) -> int:
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(runs).values(
+                label=label,
+                policy_name=loaded.policy.name,
+                policy_version=loaded.policy.version,
+                policy_sha256=loaded.sha256,
+                policy_text=loaded.text,
+                policy_resolved=loaded.policy.model_dump(mode="json"),
+                scenario=scenario,
+                canaries=canary_records(canaries),
+                tool_version=__version__,
+                mitmproxy_version=mitmproxy_version(),
+                source_kind=source_kind,
+                captures=[asdict(c) for c in captures or []],
+                command=command or " ".join(sys.argv),
+                started_at=datetime.now(UTC),
+                status="running",
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def canary_records(canaries: CanarySet | None) -> dict[str, Any] | None:
+    if not canaries:
+        return None
+    return {"salt": canaries.salt,
+            "canaries": [{"label": r.label, "salted_sha256": r.salted_sha256}
+                         for r in canaries.records]}
+
+
+def finish_run(
+    engine: Engine, run_id: int, *, status: str, captures: list[CaptureInfo] | None = None
+) -> None:
+    values: dict[str, Any] = {"ended_at": datetime.now(UTC), "status": status}
+    if captures is not None:
+        values["captures"] = [asdict(c) for c in captures]
+    with engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+
+@dataclass
+class RunWriter:
+    """Buffers inspections of one run and writes each telemetry request exactly once."""
+
+    engine: Engine
+    run_id: int
+    batch_size: int = 200
+    _seen: set[str] = field(default_factory=set)
+    _requests: list[dict[str, Any]] = field(default_factory=list)
+    _events: list[dict[str, Any]] = field(default_factory=list)
+    _findings: list[dict[str, Any]] = field(default_factory=list)
+    _pending: int = 0
+    stored_requests: int = 0
+    _head: str = GENESIS
+    _length: int = 0
+
+    def __post_init__(self) -> None:
+        with self.engine.connect() as conn:
+            existing = conn.execute(
+                select(requests.c.flow_id).where(requests.c.run_id == self.run_id)
+            )
+            self._seen.update(row[0] for row in existing)
+            head, length = conn.execute(
+                select(runs.c.chain_head, runs.c.chain_length).where(runs.c.id == self.run_id)
+            ).one()
+        self._head, self._length = head or GENESIS, length or 0
+        self.stored_requests = len(self._seen)
+
+    def add(self, inspection: Inspection) -> bool:
+        """Queue one inspection; False when this flow is already part of the run."""
+        if inspection.request.flow_id in self._seen:
+            return False
+        return self.add_rows(rows_of(inspection))
+
+    def add_rows(self, rows: RequestRows) -> bool:
+        """Number and chain a request's prepared rows; False for a flow already stored."""
+        if rows.flow_id in self._seen:
+            return False
+        self._seen.add(rows.flow_id)
+        run_id = self.run_id
+        head, length = self._head, self._length
+        request_row, digest = rows.request
+        request_row["run_id"] = run_id
+        request_row["seq"] = seq = len(self._seen)
+        request_row["chain_seq"] = length
+        head = request_row["chain_hash"] = link(head, "requests", run_id, length, seq, digest)
+        length += 1
+        self._requests.append(request_row)
+        for table, items, out in (("events", rows.events, self._events),
+                                  ("findings", rows.findings, self._findings)):
+            for row, digest in items:
+                row["run_id"] = run_id
+                row["chain_seq"] = length
+                head = row["chain_hash"] = link(head, table, run_id, length, None, digest)
+                length += 1
+                out.append(row)
+        self._head, self._length = head, length
+        self._pending += 1
+        if self._pending >= self.batch_size:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(insert(requests), self._requests)
+            if self._events:
+                conn.execute(insert(events), self._events)
+            if self._findings:
+                conn.execute(insert(findings), self._findings)
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == self.run_id)
+                .values(chain_head=self._head, chain_length=self._length)
+            )
+        self.stored_requests += self._pending
+        self._requests.clear()
+        self._events.clear()
+        self._findings.clear()
+        self._pending = 0
+
