@@ -1,0 +1,84 @@
+"""HAR files (browser developer tools, Fiddler, Charles) as Requests.
+
+mitmproxy's HAR reader re-encodes request bodies as text, which corrupts compressed and
+Bond telemetry, so requests are read here: `postData.text` as stored, base64-decoded when
+the exporter marked it (`encoding: base64`, as Fiddler and Charles do). Browsers store
+binary bodies as text they have already damaged; a warning says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from diagscope.decode.jsonstream import parse_time
+from diagscope.model import Request
+from diagscope.sources.flows import CaptureDamage
+
+HAR_WARNING = (
+    "{path} is a HAR file: browsers often store binary request bodies as text, which damages "
+    "compressed and Bond telemetry; prefer a mitmproxy (.mitm) or Fiddler (.saz) capture."
+)
+_NAMESPACE = uuid.UUID("3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7")
+
+
+def looks_like_har(head: bytes) -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text.startswith(b"{") and b'"log"' in head
+
+
+class HarReader:
+    kind = "har"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.damage: CaptureDamage | None = None
+        self.flows_read = 0
+        self.position = 0
+        self.warnings = [HAR_WARNING.format(path=self.path)]
+
+    def requests(self) -> Iterator[Request]:
+        raw = Path(self.path).read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
+        try:
+            entries = json.loads(raw.decode("utf-8-sig"))["log"]["entries"]
+        except (ValueError, KeyError, TypeError) as exc:
+            self.damage = CaptureDamage(self.path, 0, f"not a readable HAR file: {exc!r}")
+            return
+        for number, entry in enumerate(entries):
+            self.flows_read += 1
+            self.position = len(raw) * (number + 1) // max(1, len(entries))
+            try:
+                request = entry["request"]
+                parts = urlsplit(request["url"])
+                post = request.get("postData") or {}
+                text = post.get("text") or ""
+                if post.get("encoding") == "base64":
+                    body = base64.b64decode(text)
+                else:
+                    body = text.encode("latin-1", errors="replace") \
+                        if all(ord(c) < 256 for c in text) else text.encode("utf-8")
+                headers = [(h["name"], h["value"]) for h in request.get("headers", [])
+                           if not h["name"].startswith(":")]
+                status = (entry.get("response") or {}).get("status")
+            except (KeyError, TypeError, ValueError) as exc:
+                self.warnings.append(f"{self.path}: entry {number} skipped: {exc!r}")
+                continue
+            yield Request(
+                flow_id=str(uuid.uuid5(_NAMESPACE, f"{digest}/{number}")),
+                time=parse_time(entry.get("startedDateTime")) or datetime.fromtimestamp(0, UTC),
+                method=str(request.get("method", "GET")).upper(),
+                scheme=parts.scheme or "https", host=parts.hostname or "unknown",
+                port=parts.port or (443 if parts.scheme == "https" else 80),
+                path=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                headers=headers, body=body,
+                http_version=str(request.get("httpVersion", "HTTP/1.1")).upper(),
+                response_status=status if isinstance(status, int) and status > 0 else None,
+                source=self.path,
+            )
