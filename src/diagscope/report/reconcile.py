@@ -1,0 +1,94 @@
+"""Seen on the wire versus shown by the Diagnostic Data Viewer: the "verify" promise, checked.
+
+Events are paired by name and time (within a tolerance, since the viewer's timestamp and
+the event's own time can differ slightly); where both carry a sequence number
+(`ext.utc.seq` or `ext.sdk.seq`) it must agree as well.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from diagscope.store.tables import events
+
+
+@dataclass(slots=True)
+class Seen:
+    name: str
+    time: datetime | None
+    flow_id: str
+    event_index: int
+    seq: int | None
+
+
+@dataclass
+class Reconciliation:
+    matched: int = 0
+    wire_only: list[Seen] = field(default_factory=list)
+    viewer_only: list[Seen] = field(default_factory=list)
+
+
+def _seq(cs: dict[str, Any]) -> int | None:
+    ext = cs.get("ext") or {}
+    for name in ("utc", "sdk"):
+        part = ext.get(name)
+        if isinstance(part, dict) and isinstance(part.get("seq"), int):
+            return part["seq"]
+    return None
+
+
+def _events(engine: Engine, run_id: int) -> list[Seen]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.name, events.c.time, events.c.flow_id, events.c.event_index,
+                   events.c.cs).where(events.c.run_id == run_id)
+            .order_by(events.c.time, events.c.id)
+        )
+        out = []
+        for name, time, flow_id, index, cs in rows:
+            if time is not None and time.tzinfo is None:
+                time = time.replace(tzinfo=UTC)
+            out.append(Seen(name, time, flow_id, index, _seq(json.loads(cs))))
+        return out
+
+
+def reconcile(engine: Engine, wire_run: int, viewer_run: int,
+              tolerance: timedelta = timedelta(seconds=2)) -> Reconciliation:
+    wire = _events(engine, wire_run)
+    pending: dict[str, list[Seen]] = defaultdict(list)
+    for seen in _events(engine, viewer_run):
+        pending[seen.name].append(seen)
+    result = Reconciliation()
+    for seen in wire:
+        candidates = pending.get(seen.name, [])
+        match = None
+        for i, other in enumerate(candidates):
+            if seen.seq is not None and other.seq is not None and seen.seq != other.seq:
+                continue
+            if seen.time is None or other.time is None or abs(seen.time - other.time) <= tolerance:
+                match = i
+                break
+        if match is None:
+            result.wire_only.append(seen)
+        else:
+            candidates.pop(match)
+            result.matched += 1
+    result.viewer_only = sorted((s for group in pending.values() for s in group),
+                                key=lambda s: (s.time or datetime.min.replace(tzinfo=UTC)))
+    return result
+
+
+def reconciliation_json(result: Reconciliation) -> dict[str, Any]:
+    def rows(items: list[Seen]) -> list[dict[str, Any]]:
+        return [{"name": s.name, "time": s.time.isoformat().replace("+00:00", "Z")
+                 if s.time else None, "flow_id": s.flow_id, "event_index": s.event_index}
+                for s in items]
+
+    return {"matched": result.matched, "wire_only": rows(result.wire_only),
+            "viewer_only": rows(result.viewer_only)}
