@@ -1,0 +1,1 @@
+"""Lab kit: PowerShell scripts that prepare, read out and restore a Windows test machine."""
