@@ -1,0 +1,86 @@
+"""Shared fixtures: the default policy, temporary databases and capture files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from diagscope.policy.load import LoadedPolicy, load_policy
+from diagscope.sources.synthetic import make_flow, write_capture
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "captures"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def unavailable(why: str) -> None:
+    """Skip a test whose outside tool is missing; in CI, where .ci/run installs it, fail."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{why} (CI installs it: see .ci/run)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def loaded_policy() -> LoadedPolicy:
+    return load_policy()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> str:
+    return str(tmp_path / "diagscope.sqlite")
+
+
+@pytest.fixture
+def capture(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write flows to a capture file and return its path."""
+    counter = iter(range(1000))
+
+    def write(flows: list) -> str:  # type: ignore[type-arg]
+        path = tmp_path / f"capture-{next(counter)}.mitm"
+        write_capture(str(path), flows)
+        return str(path)
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def sample_flows() -> list:  # type: ignore[type-arg]
+    import make_samples
+
+    return make_samples.office_json_flows()
+
+
+def telemetry_flow(name: str, body: bytes, headers=(), path="/OneCollector/1.0/",
+                   host="self.events.data.microsoft.com", **kw):  # type: ignore[no-untyped-def]
+    return make_flow(name, time=1793610000.0, host=host, path=path, headers=list(headers),
+                     body=body, **kw)
+
+
+@pytest.fixture(scope="session")
+def pg_server():  # type: ignore[no-untyped-def]
+    from pg_support import postgres_cluster
+
+    with postgres_cluster() as (url, why):
+        if url is None:
+            unavailable(f"PostgreSQL tests skipped: {why}")
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server):  # type: ignore[no-untyped-def]
+    """A fresh, empty database on the session's PostgreSQL server."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield pg_server.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
