@@ -107,16 +107,38 @@ def scan_event_values(event: Event, detectors: list[Detector] | None = None) -> 
 
 def _scan(event: Event, detectors: list[Detector] | None, parts: tuple[str, ...]
           ) -> list[PiiHit]:
+    """`walk_values` and the detectors in one loop. A leaf's dotted path is only spelled
+    out when something is found in it: most leaves are numbers, flags and short enum
+    names, and formatting millions of paths nobody reads was most of the cost."""
     cached = detectors is None
     detectors = DETECTORS if detectors is None else detectors
     hits: list[PiiHit] = []
-    for path, key, value in walk_values(event, parts):
-        if isinstance(value, dict):
-            found = coordinate_object(path, value)
-            if found is not None:
-                hits.append(found)
+    chosen = {"ext": event.ext, "baseData": event.base_data, "data": event.data}
+    # (path of the container, key, value, depth, index when the container is a list)
+    stack: list[tuple[str, str, Any, int, int | None]] = []
+    for prefix in parts:
+        stack.extend((prefix, str(k), v, 0, None) for k, v in reversed(chosen[prefix].items()))
+    while stack:
+        parent, key, value, depth, index = stack.pop()
+        kind = type(value)
+        if kind is str:
+            text: str | None = value
+        elif kind is dict or kind is list or isinstance(value, dict | list):
+            if depth >= _MAX_DEPTH:
+                continue
+            path = f"{parent}.{key}" if index is None else f"{parent}[{index}]"
+            if isinstance(value, dict):
+                found = coordinate_object(path, value)
+                if found is not None:
+                    hits.append(found)
+                stack.extend((path, str(k), v, depth + 1, None)
+                             for k, v in reversed(value.items()))
+            else:
+                stack.extend((path, key, v, depth + 1, i)
+                             for i, v in reversed(list(enumerate(value))))
             continue
-        text = _as_text(value)
+        else:
+            text = _as_text(value)
         if text is None or len(text) < 5:
             continue
         if cached:
@@ -127,5 +149,7 @@ def _scan(event: Event, detectors: list[Detector] | None, parts: tuple[str, ...]
                 found_here = _cache[(key, text)] = _detect(key, text, detectors)
         else:
             found_here = _detect(key, text, detectors)
-        hits.extend(PiiHit(h.kind, path, h.value, h.detail) for h in found_here)
+        if found_here:
+            path = f"{parent}.{key}" if index is None else f"{parent}[{index}]"
+            hits.extend(PiiHit(h.kind, path, h.value, h.detail) for h in found_here)
     return hits

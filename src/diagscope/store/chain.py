@@ -18,6 +18,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 GENESIS = "0" * 64
 
 #: Columns outside a row's content digest: generated keys, the chain itself, and the
@@ -38,6 +40,19 @@ def _default(value: Any) -> Any:
 _encode = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
 ).encode
+#: Datetimes pass through to `_default`, which turns them into UTC first: a database may
+#: hand them back naive (SQLite) or in the session's time zone (PostgreSQL).
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def canonical_json(content: dict[str, Any]) -> bytes:
+    """Sorted keys, no whitespace, UTF-8, times in UTC, bytes as their SHA-256."""
+    try:
+        return orjson.dumps(content, default=_default, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        # What orjson refuses (integers beyond 64 bits, deep nesting) the standard library
+        # encodes; either way the same row always gives the same bytes.
+        return _encode(content).encode("utf-8")
 
 
 #: Long text columns enter the canonical JSON as their own SHA-256: hashing is cheaper than
@@ -51,7 +66,7 @@ def content_digest(row: dict[str, Any]) -> str:
         k: hashlib.sha256(v.encode("utf-8")).hexdigest() if k in DIGESTED and v else v
         for k, v in row.items() if k not in EXCLUDED
     }
-    return hashlib.sha256(_encode(content).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
 def link(previous: str, table: str, run_id: int, chain_seq: int, seq: int | None,

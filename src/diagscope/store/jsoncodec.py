@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
@@ -21,6 +23,14 @@ def _default(value: Any) -> Any:
     return repr(value)
 
 
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def dumps(value: Any) -> str:
-    # ASCII escapes keep lone surrogates and NULs (valid in JSON text) storable anywhere.
-    return json.dumps(value, default=_default, ensure_ascii=True, separators=(",", ":"))
+    """Compact JSON any database stores: NULs escaped, never a lone surrogate."""
+    try:
+        return orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS).decode("utf-8")
+    except orjson.JSONEncodeError:
+        # orjson refuses lone surrogates (valid in JSON text, not in UTF-8), integers
+        # beyond 64 bits and deep nesting; ASCII escapes keep all of them storable.
+        return json.dumps(value, default=_default, ensure_ascii=True, separators=(",", ":"))

@@ -14,6 +14,7 @@ from diagscope import __version__
 from diagscope.pii.canary import CanarySet
 from diagscope.pipeline import Inspection
 from diagscope.policy.load import LoadedPolicy
+from diagscope.store.bulk import BulkInserter
 from diagscope.store.chain import GENESIS, link
 from diagscope.store.rows import RequestRows, rows_of
 from diagscope.store.tables import events, findings, requests, runs
@@ -99,6 +100,11 @@ def finish_run(
         conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
 
+_INSERT_REQUESTS = BulkInserter(requests)
+_INSERT_EVENTS = BulkInserter(events)
+_INSERT_FINDINGS = BulkInserter(findings)
+
+
 @dataclass
 class RunWriter:
     """Buffers inspections of one run and writes each telemetry request exactly once."""
@@ -165,11 +171,9 @@ class RunWriter:
         if not self._pending:
             return
         with self.engine.begin() as conn:
-            conn.execute(insert(requests), self._requests)
-            if self._events:
-                conn.execute(insert(events), self._events)
-            if self._findings:
-                conn.execute(insert(findings), self._findings)
+            _INSERT_REQUESTS.insert(conn, self._requests)
+            _INSERT_EVENTS.insert(conn, self._events)
+            _INSERT_FINDINGS.insert(conn, self._findings)
             conn.execute(
                 update(runs)
                 .where(runs.c.id == self.run_id)
