@@ -5,9 +5,10 @@
 On one generated capture (mixed JSON and Bond, gzip and raw deflate, 5-50 events a flow,
 some personal data) each step runs in its own process, timed, with its peak RSS:
 (a) `mitmdump -nr` with no addon, (b) mitmproxy's FlowReader alone, (c) FlowReader +
-inflate + decode (the practical limit), (d) `diagscope replay` end to end into SQLite
-(with `--jobs N`: (d) once with one process and once with N). Prints flows/s, events/s,
-peak RSS and the ratios d/c and d/a.
+inflate + decode (the practical limit), (j) (c) + classification, rules and row building
+without a database (so d - j is what storing costs), (d) `diagscope replay` end to end into
+SQLite (with `--jobs N`: once with one process and once with N). Prints flows/s,
+events/s, peak RSS and the ratios d/c and d/a.
 """
 
 from __future__ import annotations
@@ -40,6 +41,22 @@ def step_decode(capture: str) -> int:
     return sum(len(decode_body(request_from_flow(f)).events) for f in CaptureReader(capture))
 
 
+def step_judge(capture: str) -> int:
+    """Everything replay does except the database: decode, classify, rules, row building."""
+    from diagscope.pipeline import Inspector
+    from diagscope.policy.load import DEFAULT_POLICY, load_policy
+    from diagscope.sources.registry import open_source
+    from diagscope.store.rows import rows_of
+
+    inspector = Inspector(load_policy(DEFAULT_POLICY).policy)
+    events = 0
+    for request in open_source(capture).requests():
+        inspection = inspector.inspect(request)
+        if inspection is not None:
+            events += len(rows_of(inspection).events)
+    return events
+
+
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(seconds, peak RSS in MiB of the process itself, its stdout)."""
     start = time.perf_counter()
@@ -59,10 +76,11 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=20000)
     parser.add_argument("--capture", help="use this capture instead of generating one")
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--step", choices=["reader", "decode"], help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=["reader", "decode", "judge"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:  # a measured child process
-        print(step_reader(args.capture) if args.step == "reader" else step_decode(args.capture))
+        step = {"reader": step_reader, "decode": step_decode, "judge": step_judge}[args.step]
+        print(step(args.capture))
         print(f"maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
         return
 
@@ -83,6 +101,7 @@ def main() -> None:
     secs, rss, out = measure([*me, "decode"], env)
     events = int(out.split()[0])
     results["c FlowReader+decode"] = (secs, rss)
+    results["j (c)+judge, no database"] = measure([*me, "judge"], env)[:2]
     for jobs in sorted({1, args.jobs}):
         db = work / f"replay-{jobs}.sqlite"
         results[f"d diagscope replay -j{jobs}"] = measure(

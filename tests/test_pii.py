@@ -61,6 +61,23 @@ def test_integers_and_nested_values_are_scanned():
                      ("gps", "data.Location"), ("email", "ext.app.userId")}
 
 
+def test_repeated_extensions_give_the_same_findings_as_a_fresh_scan():
+    def event(i: int, user: str, seq: int) -> Event:
+        return Event(i, "x", data={"n": i},
+                     ext={"user": {"localId": user}, "sdk": {"seq": seq, "ip": "8.8.4.4"},
+                          "loc": [{"Mail": user}]})
+
+    events = [event(0, "a@b.nl", 1), event(1, "a@b.nl", 2), event(2, "c@d.nl", 3),
+              event(3, "c@d.nl", 4)]
+    for e in events:
+        remembered = scan_event_values(e)
+        fresh = scan_event_values(e, DETECTORS)  # explicit detectors: no reuse
+        assert remembered == fresh
+        assert {h.value for h in remembered} == {e.ext["user"]["localId"], "8.8.4.4"}
+        assert {h.field for h in remembered} == {"ext.user.localId", "ext.sdk.ip",
+                                                 "ext.loc[0].Mail"}
+
+
 @pytest.mark.parametrize(("value", "kind", "masked"), [
     ("jan.jansen@minjenv.nl", "email", "j********@m******.nl"),
     ("111222333", "bsn", "*****2333"),

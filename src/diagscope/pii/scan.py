@@ -86,26 +86,39 @@ def _detect(key: str, text: str, detectors: list[Detector]) -> tuple[PiiHit, ...
     return tuple(hit for d in detectors if d.precheck(text) for hit in d.find("", key, text))
 
 
-_last_ext: dict[str, Any] | None = None
-_last_ext_hits: list[PiiHit] = []
+#: Per Part A extension (`ext.app`, `ext.os`, ...): its value in the last event scanned and
+#: what was found in it. Events of one upload repeat most extensions exactly (only a few,
+#: such as sequence numbers, change), so those are compared rather than walked again.
+_last_extensions: dict[str, tuple[Any, list[PiiHit]]] = {}
+_EXTENSIONS_LIMIT = 1_000
 
 
 def scan_event_values(event: Event, detectors: list[Detector] | None = None) -> list[PiiHit]:
-    """Every detector over every value of the event (and coordinate objects), one walk.
+    """Every detector over every value of the event (and coordinate objects), one walk."""
+    if detectors is not None:
+        return _scan(_roots(event, ("ext", "baseData", "data")), detectors)
+    hits: list[PiiHit] = []
+    for name, value in event.ext.items():
+        key = str(name)
+        previous = _last_extensions.get(key)
+        if previous is not None and previous[0] == value:
+            hits.extend(previous[1])
+            continue
+        found = _scan([("ext", key, value)], None)
+        if len(_last_extensions) >= _EXTENSIONS_LIMIT:
+            _last_extensions.clear()
+        _last_extensions[key] = (value, found)
+        hits.extend(found)
+    hits.extend(_scan(_roots(event, ("baseData", "data")), None))
+    return hits
 
-    Events of one upload usually share their Part A extensions (app, os, device, user):
-    when `ext` equals the previous event's, its findings are reused, not walked again.
-    """
-    global _last_ext, _last_ext_hits
-    if detectors is None and event.ext and event.ext == _last_ext:
-        return [*_last_ext_hits, *_scan(event, None, ("baseData", "data"))]
-    ext_hits = _scan(event, detectors, ("ext",))
-    if detectors is None:
-        _last_ext, _last_ext_hits = event.ext, ext_hits
-    return [*ext_hits, *_scan(event, detectors, ("baseData", "data"))]
+
+def _roots(event: Event, parts: tuple[str, ...]) -> list[tuple[str, str, Any]]:
+    chosen = {"ext": event.ext, "baseData": event.base_data, "data": event.data}
+    return [(prefix, str(k), v) for prefix in parts for k, v in chosen[prefix].items()]
 
 
-def _scan(event: Event, detectors: list[Detector] | None, parts: tuple[str, ...]
+def _scan(roots: list[tuple[str, str, Any]], detectors: list[Detector] | None
           ) -> list[PiiHit]:
     """`walk_values` and the detectors in one loop. A leaf's dotted path is only spelled
     out when something is found in it: most leaves are numbers, flags and short enum
@@ -113,11 +126,9 @@ def _scan(event: Event, detectors: list[Detector] | None, parts: tuple[str, ...]
     cached = detectors is None
     detectors = DETECTORS if detectors is None else detectors
     hits: list[PiiHit] = []
-    chosen = {"ext": event.ext, "baseData": event.base_data, "data": event.data}
     # (path of the container, key, value, depth, index when the container is a list)
-    stack: list[tuple[str, str, Any, int, int | None]] = []
-    for prefix in parts:
-        stack.extend((prefix, str(k), v, 0, None) for k, v in reversed(chosen[prefix].items()))
+    stack: list[tuple[str, str, Any, int, int | None]] = [
+        (parent, key, value, 0, None) for parent, key, value in reversed(roots)]
     while stack:
         parent, key, value, depth, index = stack.pop()
         kind = type(value)
