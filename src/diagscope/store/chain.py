@@ -62,10 +62,13 @@ DIGESTED = frozenset({"cs", "marks", "clause"})
 
 def content_digest(row: dict[str, Any]) -> str:
     """SHA-256 of the row's canonical JSON: sorted keys, no whitespace, UTC times."""
-    content = {
-        k: hashlib.sha256(v.encode("utf-8")).hexdigest() if k in DIGESTED and v else v
-        for k, v in row.items() if k not in EXCLUDED
-    }
+    content = row.copy()
+    for key in EXCLUDED:
+        content.pop(key, None)
+    for key in DIGESTED:
+        value = content.get(key)
+        if value:
+            content[key] = hashlib.sha256(value.encode("utf-8")).hexdigest()
     return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
