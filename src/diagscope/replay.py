@@ -154,18 +154,21 @@ def replay(
         command=command, canaries=canaries, scenario=scenario,
     )
     summary = ReplaySummary(run_id=run_id)
-    writer = RunWriter(engine, run_id)
+    # Storing overlaps judging: the database works on one batch while the next is judged.
+    writer = RunWriter(engine, run_id, background=True)
     status = "failed"
     try:
         if jobs <= 1:
             _replay_streaming(captures, loaded, canaries, writer, summary, on_flow)
         else:
             _replay_parallel(captures, loaded, canaries, jobs, writer, summary, on_flow)
-        writer.flush()
+        writer.close()
         status = "damaged" if summary.damage else "complete"
     finally:
-        writer.flush()
-        finish_run(engine, run_id, status=status, captures=captures)
+        try:
+            writer.close()  # after a failure: still store what was judged before it
+        finally:
+            finish_run(engine, run_id, status=status, captures=captures)
     return summary
 
 
