@@ -154,21 +154,18 @@ def replay(
         command=command, canaries=canaries, scenario=scenario,
     )
     summary = ReplaySummary(run_id=run_id)
-    # Storing overlaps judging: the database works on one batch while the next is judged.
-    writer = RunWriter(engine, run_id, background=True)
+    writer = RunWriter(engine, run_id)
     status = "failed"
     try:
         if jobs <= 1:
             _replay_streaming(captures, loaded, canaries, writer, summary, on_flow)
         else:
             _replay_parallel(captures, loaded, canaries, jobs, writer, summary, on_flow)
-        writer.close()
+        writer.flush()
         status = "damaged" if summary.damage else "complete"
     finally:
-        try:
-            writer.close()  # after a failure: still store what was judged before it
-        finally:
-            finish_run(engine, run_id, status=status, captures=captures)
+        writer.flush()
+        finish_run(engine, run_id, status=status, captures=captures)
     return summary
 
 

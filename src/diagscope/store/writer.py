@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import queue
 import sys
-import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -107,30 +105,13 @@ _INSERT_EVENTS = BulkInserter(events)
 _INSERT_FINDINGS = BulkInserter(findings)
 
 
-@dataclass(slots=True)
-class _Batch:
-    requests: list[dict[str, Any]]
-    events: list[dict[str, Any]]
-    findings: list[dict[str, Any]]
-    head: str
-    length: int
-    count: int
-
-
 @dataclass
 class RunWriter:
-    """Buffers inspections of one run and writes each telemetry request exactly once.
-
-    With `background=True` batches are written by a thread of their own: SQLite and the
-    database drivers do their work with the GIL released, so storing one batch overlaps
-    judging the next. Batches are still written one at a time, in order; at most two
-    wait, so memory stays flat. `close()` waits for the last one and raises what failed.
-    """
+    """Buffers inspections of one run and writes each telemetry request exactly once."""
 
     engine: Engine
     run_id: int
     batch_size: int = 200
-    background: bool = False
     _seen: set[str] = field(default_factory=set)
     _requests: list[dict[str, Any]] = field(default_factory=list)
     _events: list[dict[str, Any]] = field(default_factory=list)
@@ -139,9 +120,6 @@ class RunWriter:
     stored_requests: int = 0
     _head: str = GENESIS
     _length: int = 0
-    _queue: queue.Queue[_Batch | None] | None = None
-    _thread: threading.Thread | None = None
-    _error: BaseException | None = None
 
     def __post_init__(self) -> None:
         with self.engine.connect() as conn:
@@ -190,58 +168,20 @@ class RunWriter:
         return True
 
     def flush(self) -> None:
-        """Hand the buffered rows to the database (in background mode: to the thread)."""
         if not self._pending:
             return
-        batch = _Batch(self._requests, self._events, self._findings, self._head,
-                       self._length, self._pending)
-        self._requests, self._events, self._findings = [], [], []
-        self._pending = 0
-        if not self.background:
-            self._write(batch)
-            return
-        self._raise_failure()
-        if self._thread is None:
-            self._queue = queue.Queue(maxsize=2)
-            self._thread = threading.Thread(target=self._drain, name="diagscope-writer",
-                                            daemon=True)
-            self._thread.start()
-        assert self._queue is not None
-        self._queue.put(batch)
-
-    def close(self) -> None:
-        """Write what is buffered and wait until it is stored. Safe to call twice."""
-        self.flush()
-        if self._thread is not None:
-            assert self._queue is not None
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = self._queue = None
-        self._raise_failure()
-
-    def _raise_failure(self) -> None:
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-
-    def _drain(self) -> None:
-        assert self._queue is not None
-        while (batch := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # keep taking batches so the producer never blocks; close() raises
-            try:
-                self._write(batch)
-            except BaseException as exc:  # handed to the producer, which raises it
-                self._error = exc
-
-    def _write(self, batch: _Batch) -> None:
         with self.engine.begin() as conn:
-            _INSERT_REQUESTS.insert(conn, batch.requests)
-            _INSERT_EVENTS.insert(conn, batch.events)
-            _INSERT_FINDINGS.insert(conn, batch.findings)
+            _INSERT_REQUESTS.insert(conn, self._requests)
+            _INSERT_EVENTS.insert(conn, self._events)
+            _INSERT_FINDINGS.insert(conn, self._findings)
             conn.execute(
                 update(runs)
                 .where(runs.c.id == self.run_id)
-                .values(chain_head=batch.head, chain_length=batch.length)
+                .values(chain_head=self._head, chain_length=self._length)
             )
-        self.stored_requests += batch.count
+        self.stored_requests += self._pending
+        self._requests.clear()
+        self._events.clear()
+        self._findings.clear()
+        self._pending = 0
+
