@@ -107,9 +107,18 @@ def test_saz_named_mitm_and_malformed_sessions(tmp_path, db_path):
     assert any(f["rule"] == "undecodable" for f in findings)
 
 
-def _har(path: Path, body: bytes, as_base64: bool) -> None:
+def _har(path: Path, body: bytes, as_base64: bool, copies: int = 1) -> None:
+    path.write_text(json.dumps(_har_document([_har_entry(body, as_base64)] * copies)))
+
+
+def _har_document(entries: list[dict]) -> dict:  # type: ignore[type-arg]
+    return {"log": {"version": "1.2", "creator": {"name": "x", "version": "1"},
+                    "entries": entries}}
+
+
+def _har_entry(body: bytes, as_base64: bool) -> dict:  # type: ignore[type-arg]
     text = base64.b64encode(body).decode() if as_base64 else body.decode("latin-1")
-    entry = {
+    return {
         "startedDateTime": "2026-11-02T09:00:00.000Z", "time": 5,
         "request": {"method": "POST", "url": f"https://{HOST}/OneCollector/1.0/",
                     "httpVersion": "HTTP/1.1",
@@ -124,9 +133,6 @@ def _har(path: Path, body: bytes, as_base64: bool) -> None:
                      "redirectURL": "", "headersSize": -1, "bodySize": 0},
         "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0},
     }
-    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "x",
-                                                                     "version": "1"},
-                                        "entries": [entry]}}))
 
 
 def test_har_with_binary_bodies_and_a_warning(tmp_path, db_path):
@@ -141,6 +147,46 @@ def test_har_with_binary_bodies_and_a_warning(tmp_path, db_path):
     assert run("replay", str(mangled), "--db", db_path).exit_code == 0
     assert [f["rule"] for f in jsonl("findings", "--db", db_path)
             if f["rule"] == "undecodable"] == ["undecodable"]
+
+
+def test_har_cut_off_keeps_the_entries_before_the_damage(tmp_path, db_path):
+    har = tmp_path / "cut.har"
+    _har(har, gzip_bytes(json_stream(EVENTS)), as_base64=True, copies=3)
+    text = har.read_text()
+    har.write_text(text[: text.rindex('"startedDateTime"')])  # into the third entry
+    result = run("replay", str(har), "--db", db_path)
+    assert result.exit_code != 0 and "damaged HAR file" in result.output
+    assert "after 2 flows" in result.output
+    assert len(jsonl("events", "--db", db_path)) == 4
+
+
+def test_har_entry_with_a_bad_url_is_skipped_not_fatal(tmp_path, db_path):
+    bad = _har_entry(b"x", as_base64=False)
+    bad["request"]["url"] = "https://host:99999999/OneCollector/1.0/"
+    har = tmp_path / "badport.har"
+    good = _har_entry(gzip_bytes(json_stream(EVENTS)), as_base64=True)
+    har.write_text(json.dumps(_har_document([bad, good])))
+    result = run("replay", str(har), "--db", db_path)
+    assert result.exit_code == 0 and "entry 0 skipped" in result.output
+    assert len(jsonl("events", "--db", db_path)) == 2
+
+
+def test_large_har_is_read_in_constant_memory(tmp_path):
+    import tracemalloc
+
+    har = tmp_path / "big.har"
+    body = bytes(range(256)) * 40  # 10 KiB a body, 13.7 KiB as base64
+    _har(har, body, as_base64=True, copies=1500)
+    size = har.stat().st_size
+    tracemalloc.start()
+    try:
+        reader = open_source(str(har))
+        count = sum(1 for _ in reader.requests())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 1500 and size > 20_000_000
+    assert peak < size / 10, f"peak {peak} bytes reading a {size}-byte HAR"
 
 
 def _ddv_rows() -> list[dict]:
