@@ -9,6 +9,12 @@ inflate + decode (the practical limit), (j) (c) + classification, rules and row 
 without a database (so d - j is what storing costs), (d) `diagscope replay` end to end into
 SQLite (with `--jobs N`: once with one process and once with N). Prints flows/s,
 events/s, peak RSS and the ratios d/c and d/a.
+
+It also measures a floor for (d) on one process, from two costs no replay can avoid while
+it scans every value and stores every row: (w) (c) + visiting every value of every event
+once (no detection; any personal-data check has to do at least this), and (s) the time
+SQLite itself spends in executemany and commit for exactly the rows (d) stores. The floor
+(w) + (s) bounds how close to (c) replay can get with this schema.
 """
 
 from __future__ import annotations
@@ -57,6 +63,67 @@ def step_judge(capture: str) -> int:
     return events
 
 
+def _visit(value: object) -> int:
+    """Count the leaves of one event part: the least any scan of every value must do."""
+    stack, leaves = [value], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            leaves += 1
+    return leaves
+
+
+def step_walk(capture: str) -> int:
+    from diagscope.decode.body import decode_body
+    from diagscope.sources.flows import CaptureReader, request_from_flow
+
+    events = 0
+    for f in CaptureReader(capture):
+        for event in decode_body(request_from_flow(f)).events:
+            _visit(event.ext)
+            _visit(event.base_data)
+            _visit(event.data)
+            events += 1
+    return events
+
+
+def step_store(capture: str) -> str:
+    """Replay into a scratch SQLite file, timing only what the SQLite driver does."""
+    from sqlalchemy import event
+
+    from diagscope.policy.load import DEFAULT_POLICY, load_policy
+    from diagscope.replay import replay
+    from diagscope.store.engine import open_engine
+
+    scratch = Path(tempfile.mkdtemp(prefix="diagscope-store-")) / "store.sqlite"
+    engine = open_engine(str(scratch))
+    spent = [0.0]
+    started: list[float] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(*_args: object) -> None:
+        started.append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(*_args: object) -> None:
+        spent[0] += time.perf_counter() - started.pop()
+
+    real_commit = engine.dialect.do_commit
+
+    def timed_commit(dbapi_connection: object) -> None:
+        start = time.perf_counter()
+        real_commit(dbapi_connection)
+        spent[0] += time.perf_counter() - start
+
+    engine.dialect.do_commit = timed_commit  # type: ignore[method-assign]
+    replay([capture], loaded=load_policy(DEFAULT_POLICY), engine=engine)
+    return f"{spent[0]:.3f}"
+
+
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(seconds, peak RSS in MiB of the process itself, its stdout)."""
     start = time.perf_counter()
@@ -76,10 +143,12 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=20000)
     parser.add_argument("--capture", help="use this capture instead of generating one")
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--step", choices=["reader", "decode", "judge"], help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=["reader", "decode", "judge", "walk", "store"],
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:  # a measured child process
-        step = {"reader": step_reader, "decode": step_decode, "judge": step_judge}[args.step]
+        step = {"reader": step_reader, "decode": step_decode, "judge": step_judge,
+                "walk": step_walk, "store": step_store}[args.step]
         print(step(args.capture))
         print(f"maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
         return
@@ -101,7 +170,9 @@ def main() -> None:
     secs, rss, out = measure([*me, "decode"], env)
     events = int(out.split()[0])
     results["c FlowReader+decode"] = (secs, rss)
+    results["w (c)+visit every value"] = measure([*me, "walk"], env)[:2]
     results["j (c)+judge, no database"] = measure([*me, "judge"], env)[:2]
+    sqlite_seconds = float(measure([*me, "store"], env)[2].split()[0])
     for jobs in sorted({1, args.jobs}):
         db = work / f"replay-{jobs}.sqlite"
         results[f"d diagscope replay -j{jobs}"] = measure(
@@ -118,6 +189,11 @@ def main() -> None:
     d1 = results["d diagscope replay -j1"][0]
     print(f"ratio d/c, one process (speed of replay relative to decode-only): {c / d1:.2f}")
     print(f"ratio d/a, one process (speed of replay relative to mitmdump -nr): {a / d1:.2f}")
+    w = results["w (c)+visit every value"][0]
+    floor = w + sqlite_seconds
+    print(f"s SQLite executemany+commit of the rows replay stores: {sqlite_seconds:.2f} s")
+    print(f"floor for d on one process, (w) + (s): {floor:.2f} s; best reachable d/c "
+          f"{c / floor:.2f}, d/a {a / floor:.2f}")
     if args.jobs > 1:
         dn = results[f"d diagscope replay -j{args.jobs}"][0]
         print(f"--jobs {args.jobs} speed-up over --jobs 1: {d1 / dn:.2f}x "

@@ -60,6 +60,23 @@ def canonical_json(content: dict[str, Any]) -> bytes:
 DIGESTED = frozenset({"cs", "marks", "clause"})
 
 
+#: Clause texts and empty marks repeat on nearly every row; their digests are remembered
+#: (bounded: event JSON is different every time and is never kept).
+_TEXT_DIGESTS: dict[str, str] = {}
+_TEXT_DIGESTS_LIMIT = 4_096
+
+
+def _text_digest(value: str, remember: bool) -> str:
+    digest = _TEXT_DIGESTS.get(value) if remember else None
+    if digest is None:
+        digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
+        if remember:
+            if len(_TEXT_DIGESTS) >= _TEXT_DIGESTS_LIMIT:
+                _TEXT_DIGESTS.clear()
+            _TEXT_DIGESTS[value] = digest
+    return digest
+
+
 def content_digest(row: dict[str, Any]) -> str:
     """SHA-256 of the row's canonical JSON: sorted keys, no whitespace, UTC times."""
     content = row.copy()
@@ -68,7 +85,7 @@ def content_digest(row: dict[str, Any]) -> str:
     for key in DIGESTED:
         value = content.get(key)
         if value:
-            content[key] = hashlib.sha256(value.encode("utf-8")).hexdigest()
+            content[key] = _text_digest(value, key != "cs")
     return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
