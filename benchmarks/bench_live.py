@@ -113,11 +113,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=300, help="per client")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="diagscope-live-") as work:
+        run(args, Path(work))
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     target = ("127.0.0.1", server.server_address[1])
-    work = Path(tempfile.mkdtemp(prefix="diagscope-live-"))
     env = {**os.environ, "HOME": str(work)}
 
     results: dict[str, tuple[float, list[float]]] = {}

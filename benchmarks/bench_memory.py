@@ -23,7 +23,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10000, 50000])
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="diagscope-memory-"))
+    with tempfile.TemporaryDirectory(prefix="diagscope-memory-") as work:
+        run(args, Path(work))
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     env = {**os.environ, "HOME": str(work)}
     print(f"{'flows':>9}{'capture MB':>12}{'seconds':>9}{'flows/s':>9}{'peak RSS MiB':>14}")
     for size in args.sizes:
@@ -34,7 +38,8 @@ def main() -> None:
         mb = capture.stat().st_size / 1e6
         print(f"{size:>9}{mb:>12.1f}{secs:>9.1f}{size / secs:>9.0f}{rss:>14.0f}", flush=True)
         capture.unlink()
-        (work / f"{size}.sqlite").unlink()
+        for leftover in work.glob(f"{size}.sqlite*"):
+            leftover.unlink()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -93,14 +97,22 @@ def step_walk(capture: str) -> int:
 
 def step_store(capture: str) -> str:
     """Replay into a scratch SQLite file, timing only what the SQLite driver does."""
+    from diagscope.store.engine import open_engine
+
+    with tempfile.TemporaryDirectory(prefix="diagscope-store-") as scratch:
+        engine = open_engine(str(Path(scratch) / "store.sqlite"))
+        try:
+            return f"{_sqlite_seconds(engine, capture):.3f}"
+        finally:
+            engine.dispose()
+
+
+def _sqlite_seconds(engine: Engine, capture: str) -> float:
     from sqlalchemy import event
 
     from diagscope.policy.load import DEFAULT_POLICY, load_policy
     from diagscope.replay import replay
-    from diagscope.store.engine import open_engine
 
-    scratch = Path(tempfile.mkdtemp(prefix="diagscope-store-")) / "store.sqlite"
-    engine = open_engine(str(scratch))
     spent = [0.0]
     started: list[float] = []
 
@@ -121,7 +133,7 @@ def step_store(capture: str) -> str:
 
     engine.dialect.do_commit = timed_commit  # type: ignore[method-assign]
     replay([capture], loaded=load_policy(DEFAULT_POLICY), engine=engine)
-    return f"{spent[0]:.3f}"
+    return spent[0]
 
 
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -153,9 +165,14 @@ def main() -> None:
         print(f"maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
         return
 
+    # Everything written (capture, databases of several GB at 100k flows) goes at the end.
+    with tempfile.TemporaryDirectory(prefix="diagscope-bench-") as work:
+        run(args, Path(work))
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     import generate
 
-    work = Path(tempfile.mkdtemp(prefix="diagscope-bench-"))
     capture = args.capture or str(work / "bench.mitm")
     if not args.capture:
         generate.write_capture(capture, generate.flows(args.flows))
@@ -178,6 +195,8 @@ def main() -> None:
         results[f"d diagscope replay -j{jobs}"] = measure(
             [str(BIN / "diagscope"), "replay", capture, "--db", str(db), "--jobs", str(jobs)],
             env)[:2]
+        for leftover in work.glob(f"replay-{jobs}.sqlite*"):
+            leftover.unlink()
     size_mb = os.path.getsize(capture) / 1e6
     print(f"capture: {flows} flows, {events} events, {size_mb:.1f} MB "
           f"(mixed JSON and Bond; {os.cpu_count()} cores)")
