@@ -73,3 +73,47 @@ def test_inserted_finding_is_named(stored):
     assert not report.ok
     assert "inserted" in report.problem
     assert f"id {new_id} " in report.problem or "id 2 " in report.problem
+
+
+def test_edited_clause_is_named(stored):
+    # Clause digests are remembered between rows; an edited clause must still be caught.
+    with stored.begin() as conn:
+        target = conn.execute(select(findings.c.id).order_by(findings.c.id).limit(1)
+                              .offset(2)).scalar()
+        conn.execute(update(findings).where(findings.c.id == target)
+                     .values(clause="Nothing in the agreement forbids this."))
+    report = verify_run(stored, 1)
+    assert not report.ok and f"findings row id {target} " in report.problem
+
+
+def test_content_digest_format_is_stable():
+    """Digests of stored rows must not change between versions, or old evidence stops
+    verifying: sorted compact JSON, UTC times, long texts and bodies as their SHA-256."""
+    import hashlib
+    import json
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from diagscope.store.chain import content_digest
+
+    clause = "Verwerkersovereenkomst: only the three purposes. " * 3
+    row = {
+        "id": 7, "run_id": 1, "chain_seq": 3, "chain_hash": "x" * 64,
+        "flow_id": "f-1", "event_index": 0, "rule": "purpose", "value": "ë",
+        "clause": clause, "marks": "{}", "cs": '{"name":"Office.X"}',
+        "time": datetime(2026, 11, 2, 10, 0, tzinfo=timezone(timedelta(hours=1))),
+    }
+
+    def sha(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    expected_content = {
+        "flow_id": "f-1", "event_index": 0, "rule": "purpose", "value": "ë",
+        "clause": sha(clause), "marks": sha("{}"), "cs": sha('{"name":"Office.X"}'),
+        "time": datetime(2026, 11, 2, 9, 0, tzinfo=UTC).isoformat(),
+    }
+    expected = sha(json.dumps(expected_content, sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False))
+    assert content_digest(row) == expected
+    assert content_digest(dict(row)) == expected  # the second time from remembered digests
+    longer = {**row, "clause": clause * 100}
+    assert content_digest(longer) != expected

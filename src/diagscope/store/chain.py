@@ -60,13 +60,15 @@ def canonical_json(content: dict[str, Any]) -> bytes:
 DIGESTED = frozenset({"cs", "marks", "clause"})
 
 
-#: Clause texts and empty marks repeat on nearly every row; their digests are remembered
-#: (bounded: event JSON is different every time and is never kept).
+#: Clause texts and empty marks repeat on nearly every row; their digests are remembered,
+#: bounded in number and length (event JSON is different every time and is never kept).
 _TEXT_DIGESTS: dict[str, str] = {}
 _TEXT_DIGESTS_LIMIT = 4_096
+_REMEMBERED_LENGTH = 2_048
 
 
 def _text_digest(value: str, remember: bool) -> str:
+    remember = remember and len(value) <= _REMEMBERED_LENGTH
     digest = _TEXT_DIGESTS.get(value) if remember else None
     if digest is None:
         digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
