@@ -257,6 +257,14 @@ class Finding:
     pii_kind: str | None = None
     value: str | None = None
 
+    @classmethod
+    def about(cls, event: Event, rule: Rule, severity: Severity, detail: str, clause: str,
+              **fields: str | None) -> Finding:
+        """A finding on one event, which it names by index, name and product."""
+        return cls(rule=rule, severity=severity, detail=detail, clause=clause,
+                   event_index=event.index, event_name=event.name, product=event.product,
+                   **fields)
+
 
 @dataclass(slots=True)
 class DecodedBody:

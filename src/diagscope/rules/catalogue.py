@@ -17,10 +17,9 @@ class UnknownEventRule(BaseRule):
         if facts.catalogue is not None or facts.override is not None:
             return
         name = event.name or "(no name)"
-        yield Finding(
-            rule=Rule.UNKNOWN_EVENT, severity=Severity.REVIEW,
-            detail=f"Event {name} is not in Microsoft's published catalogue of diagnostic "
+        yield Finding.about(
+            event, Rule.UNKNOWN_EVENT, Severity.REVIEW,
+            f"Event {name} is not in Microsoft's published catalogue of diagnostic "
             "events, nor listed by the policy.",
-            clause=ctx.policy.catalogue_clause,
-            event_index=event.index, event_name=event.name, product=event.product,
+            ctx.policy.catalogue_clause,
         )

@@ -15,15 +15,11 @@ class LevelRule(BaseRule):
     def check_event(self, event: Event, ctx: RequestContext) -> Iterator[Finding]:
         policy = ctx.policy
         if event.level is Level.UNKNOWN:
-            yield Finding(
-                rule=Rule.LEVEL,
-                severity=Severity.REVIEW,
-                detail=f"The diagnostic level of this event could not be determined: "
+            yield Finding.about(
+                event, Rule.LEVEL, Severity.REVIEW,
+                f"The diagnostic level of this event could not be determined: "
                 f"{event.level_reason}.",
-                clause=policy.unknown_level_clause,
-                event_index=event.index,
-                event_name=event.name,
-                product=event.product,
+                policy.unknown_level_clause,
             )
             return
         product_policy = policy.products.get(event.product.value)
@@ -36,27 +32,19 @@ class LevelRule(BaseRule):
                 )
                 if allowed is None or LEVEL_RANK[event.level] <= LEVEL_RANK[allowed]:
                     return
-                yield Finding(
-                    rule=Rule.LEVEL,
-                    severity=Severity.REVIEW,
-                    detail=f"Event of unknown product at level {event.level.value}, above the "
+                yield Finding.about(
+                    event, Rule.LEVEL, Severity.REVIEW,
+                    f"Event of unknown product at level {event.level.value}, above the "
                     f"lowest agreed level ({allowed.value}); its product decides whether "
                     "this is allowed.",
-                    clause=policy.unknown_level_clause,
-                    event_index=event.index,
-                    event_name=event.name,
-                    product=event.product,
+                    policy.unknown_level_clause,
                 )
             return
         allowed = product_policy.max_level
         if LEVEL_RANK[event.level] > LEVEL_RANK[allowed]:
-            yield Finding(
-                rule=Rule.LEVEL,
-                severity=Severity.VIOLATION,
-                detail=f"{event.product.value.capitalize()} event at level {event.level.value} "
+            yield Finding.about(
+                event, Rule.LEVEL, Severity.VIOLATION,
+                f"{event.product.value.capitalize()} event at level {event.level.value} "
                 f"exceeds the agreed maximum {allowed.value} ({event.level_reason}).",
-                clause=product_policy.clause,
-                event_index=event.index,
-                event_name=event.name,
-                product=event.product,
+                product_policy.clause,
             )

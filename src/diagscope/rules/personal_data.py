@@ -40,12 +40,9 @@ class PersonalDataRule(BaseRule):
         def finding(kind: str, field: str, value: str | None, detail: str,
                     clause: str | None = None) -> Finding:
             reported.add((field, kind))
-            return Finding(
-                rule=Rule.PERSONAL_DATA, severity=Severity.VIOLATION, detail=detail,
-                clause=clause or policy.clause, event_index=event.index,
-                event_name=event.name, product=event.product, field=field, pii_kind=kind,
-                value=value,
-            )
+            return Finding.about(event, Rule.PERSONAL_DATA, Severity.VIOLATION, detail,
+                                 clause or policy.clause, field=field, pii_kind=kind,
+                                 value=value)
 
         if canaries:
             for path, _, text in string_values(event):

@@ -16,18 +16,16 @@ class PurposeRule(BaseRule):
         policy = ctx.policy
         purpose = policy.purposes.get(event.purpose)
         if purpose is None:
-            yield Finding(
-                rule=Rule.PURPOSE, severity=Severity.REVIEW,
-                detail=f"The purpose of this event could not be established "
+            yield Finding.about(
+                event, Rule.PURPOSE, Severity.REVIEW,
+                f"The purpose of this event could not be established "
                 f"({event.purpose_reason}).",
-                clause=policy.unknown_purpose_clause,
-                event_index=event.index, event_name=event.name, product=event.product,
+                policy.unknown_purpose_clause,
             )
         elif not purpose.permitted:
-            yield Finding(
-                rule=Rule.PURPOSE, severity=Severity.VIOLATION,
-                detail=f"Event serves the forbidden purpose {event.purpose} "
+            yield Finding.about(
+                event, Rule.PURPOSE, Severity.VIOLATION,
+                f"Event serves the forbidden purpose {event.purpose} "
                 f"({purpose.description}): {event.purpose_reason}.",
-                clause=purpose.clause,
-                event_index=event.index, event_name=event.name, product=event.product,
+                purpose.clause,
             )
