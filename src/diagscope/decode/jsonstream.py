@@ -127,8 +127,11 @@ def event_from_json(obj: dict[str, Any], index: int) -> Event:
 def decode_json_stream(body: bytes) -> JsonStreamResult:
     """Split on newlines; every non-blank line must be one JSON object.
 
-    A bad line stops decoding there: the events before it are kept and the byte offset
-    of the bad line is reported, so the evidence says exactly where trust ends.
+    A line that is not JSON may still start a pretty-printed event (the Diagnostic Data
+    Viewer's payloads, events pasted from it): from there the body is read as a sequence of
+    JSON documents instead, objects or arrays of objects, separated by white space or commas.
+    When that fails too, decoding stops at the bad line: the events before it are kept and
+    the byte offset of the bad line is reported, so the evidence says where trust ends.
     """
     events: list[Event] = []
     offset = 0
@@ -141,12 +144,50 @@ def decode_json_stream(body: bytes) -> JsonStreamResult:
         try:
             obj = loads(line)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            if _decode_documents(body, line_start, events):
+                return JsonStreamResult(events)
             return JsonStreamResult(
                 events, f"line at byte {line_start} is not valid JSON: {exc}", line_start
             )
         if not isinstance(obj, dict):
+            if isinstance(obj, list) and _decode_documents(body, line_start, events):
+                return JsonStreamResult(events)
             return JsonStreamResult(
                 events, f"line at byte {line_start} is JSON but not an event object", line_start
             )
         events.append(event_from_json(obj, len(events)))
     return JsonStreamResult(events)
+
+
+_SEPARATORS = " \t\r\n,"
+
+
+def _decode_documents(body: bytes, start: int, events: list[Event]) -> bool:
+    """Read `body[start:]` as JSON documents (objects, or arrays of objects) one after the
+    other. Appends their events and returns True only when all of it reads; on failure
+    `events` is left as it was."""
+    try:
+        text = body[start:].decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    decoder = json.JSONDecoder()
+    found: list[dict[str, Any]] = []
+    position, end = 0, len(text)
+    try:
+        while True:
+            while position < end and text[position] in _SEPARATORS:
+                position += 1
+            if position >= end:
+                break
+            obj, position = decoder.raw_decode(text, position)
+            items = obj if isinstance(obj, list) else [obj]
+            if not items or not all(isinstance(item, dict) for item in items):
+                return False
+            found.extend(items)
+    except (ValueError, RecursionError):
+        return False
+    if not found:
+        return False
+    for obj in found:
+        events.append(event_from_json(obj, len(events)))
+    return True

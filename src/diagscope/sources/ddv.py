@@ -1,9 +1,17 @@
-"""Windows Diagnostic Data Viewer exports: `Get-DiagnosticData | Export-Csv` or `ConvertTo-Json`.
+"""Windows Diagnostic Data Viewer exports: `Get-DiagnosticData | Export-Csv`, `ConvertTo-Json`
+or `Format-List` output.
 
 Windows pins its telemetry certificates, so the viewer's copy is often the only one to be
 had. Each row becomes a Request whose body is the row's Payload (the event as Common
-Schema JSON), so the same decoder and rules judge it. The scheme `ddv` marks these
-requests: they travelled nowhere, so transport and destination rules leave them alone.
+Schema JSON, exactly as the viewer shows it, pretty-printed or not), so the same decoder
+and rules judge it. What the viewer says beside the payload (`IsRequired`, the older
+`IsBasic`, `DiagnosticDataCategories` or `DiagnosticDataTypes`) travels as viewer facts
+(`diagscope.sources.viewer`). The scheme `ddv` marks these requests: they travelled nowhere,
+so transport and destination rules leave them alone.
+
+Real exports from Windows 10 19042/19043 write `#TYPE DDVCmdlets.Containers.EventRecord`
+and the columns `Name,Timestamp,Payload,IsRequired,DiagnosticDataCategories`; the cmdlet's
+documentation shows `IsBasic` and `DiagnosticDataTypes`. Both spellings are read.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,10 +30,13 @@ from typing import Any
 from diagscope.decode.jsonstream import parse_time
 from diagscope.model import Request
 from diagscope.sources.flows import CaptureDamage
+from diagscope.sources.viewer import parse_categories, parse_flag, viewer_headers
 
 DDV_SCHEME = "ddv"
 DDV_HOST = "ddv.local"
 _NAMESPACE = uuid.UUID("0c9e4d2a-7b1f-4e3a-8c5d-6f7a8b9c0d1e")
+#: `Format-List` output: `Name                     : Census.Battery`.
+_LIST_FIELD = re.compile(r"^(\w+)\s*:\s?(.*)$")
 
 
 def _text(data: bytes) -> str:
@@ -34,7 +46,7 @@ def _text(data: bytes) -> str:
 
 
 def sniff_ddv(head: bytes) -> str | None:
-    """'csv' or 'json' when the first bytes look like a viewer export, else None."""
+    """'csv', 'json' or 'list' when the first bytes look like a viewer export, else None."""
     text = _text(head[:4096]) if head[:2] in (b"\xff\xfe", b"\xfe\xff") else \
         head[:4096].decode("utf-8-sig", errors="replace")
     stripped = text.lstrip()
@@ -45,17 +57,46 @@ def sniff_ddv(head: bytes) -> str | None:
     first = stripped.splitlines()[0] if stripped else ""
     if "Payload" in first and "Name" in first and "," in first:
         return "csv"
+    if re.match(r"Name\s+:", first) and re.search(r"^Payload\s+:", stripped, re.MULTILINE):
+        return "list"
     return None
+
+
+def _list_rows(text: str) -> list[dict[str, Any]]:
+    """Rows of `Format-List` output. PowerShell wraps long values at the console width and
+    indents the continuation lines to the value column; joining them restores the value."""
+    rows: list[dict[str, Any]] = []
+    row: dict[str, Any] = {}
+    key: str | None = None
+    column = 0
+    for line in text.splitlines():
+        if not line.strip():
+            if row:
+                rows.append(row)
+            row, key = {}, None
+            continue
+        match = _LIST_FIELD.match(line)
+        if match and not line[:1].isspace():
+            key = match.group(1)
+            row[key] = match.group(2)
+            column = match.start(2)
+        elif key is not None:
+            row[key] += line[column:] if line[:column].strip() == "" else line.strip()
+    if row:
+        rows.append(row)
+    return rows
 
 
 def _rows(text: str, kind: str) -> list[dict[str, Any]]:
     if kind == "json":
         data = json.loads(text)
         return data if isinstance(data, list) else [data]
-    lines = text.splitlines()
-    if lines and lines[0].startswith("#TYPE"):
-        lines = lines[1:]  # Windows PowerShell 5's type line
-    return list(csv.DictReader(io.StringIO("\n".join(lines))))
+    if kind == "list":
+        return _list_rows(text)
+    if text.startswith("#TYPE"):  # Windows PowerShell 5's type line
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+    # newline="" lets the csv module keep line breaks inside quoted (multi-line) payloads
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def _timestamp(value: Any) -> datetime:
@@ -70,10 +111,14 @@ def _timestamp(value: Any) -> datetime:
     if parsed is None and isinstance(value, str):
         for fmt in ("%m/%d/%Y %I:%M:%S %p", "%d-%m-%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S"):
             try:
-                return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+                return datetime.strptime(value.strip(), fmt).replace(tzinfo=UTC)
             except ValueError:
                 continue
     return parsed or datetime.fromtimestamp(0, tz=UTC)
+
+
+def _first(row: dict[str, Any], *keys: str) -> Any:
+    return next((row[k] for k in keys if row.get(k) not in (None, "")), None)
 
 
 class DdvReader:
@@ -102,17 +147,21 @@ class DdvReader:
                 self.warnings.append(f"{self.path}: row {number} is not an object; skipped")
                 continue
             payload = row.get("Payload")
-            if isinstance(payload, dict):  # ConvertTo-Json of an already parsed payload
+            if isinstance(payload, dict | list):  # ConvertTo-Json of an already parsed payload
                 payload = json.dumps(payload)
-            body = (payload or "").encode("utf-8") if isinstance(payload, str) else b""
-            headers = [("Content-Type", "application/x-json-stream"),
-                       ("X-DDV-Name", str(row.get("Name", ""))),
-                       ("X-DDV-Basic", str(row.get("IsBasic", row.get("IsCoreData", "")))),
-                       ("X-DDV-Types", str(row.get("DiagnosticDataTypes", "")))]
+            body = payload.encode("utf-8") if isinstance(payload, str) else b""
+            name = str(row.get("Name") or "")
+            headers = viewer_headers(
+                name,
+                required=parse_flag(_first(row, "IsRequired", "IsBasic")),
+                categories=parse_categories(
+                    _first(row, "DiagnosticDataCategories", "DiagnosticDataTypes")),
+                core=parse_flag(row.get("IsCoreData")),
+            )
             yield Request(
                 flow_id=str(uuid.uuid5(_NAMESPACE, f"{digest}/{number}")),
                 time=_timestamp(row.get("Timestamp")), method="POST", scheme=DDV_SCHEME,
                 host=DDV_HOST, port=0,
-                path=f"/OneCollector/1.0/?content-type=application/x-json-stream&ddv-row={number}",
+                path=f"/OneCollector/1.0/?content-type=application/json&ddv-row={number}",
                 headers=headers, body=body, http_version="DDV", source=self.path,
             )
