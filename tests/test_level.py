@@ -43,7 +43,9 @@ def test_level_reason_names_the_field():
     ],
 )
 def test_product(event, host, product):
-    assert product_of(event, host) is product
+    call = product_of(event, host)
+    assert call.product is product
+    assert call.reason
 
 
 def judge(loaded_policy, event):  # type: ignore[no-untyped-def]

@@ -48,8 +48,8 @@ def test_jsonl_contract_keys(capture, sample_flows, db_path):
     for f in findings:
         assert list(f) == ["run", "flow_id", "event_index", "event_name", "product", "rule",
                            "severity", "field", "pii_kind", "detail", "value", "clause"]
-        assert f["rule"] in {"level", "purpose", "unknown-event", "personal-data",
-                             "destination", "transport", "undecodable"}
+        assert f["rule"] in {"level", "purpose", "unknown-event", "undocumented-field",
+                             "personal-data", "destination", "transport", "undecodable"}
         assert f["severity"] in {"violation", "review"}
         assert isinstance(f["run"], int)
     events = jsonl(run("events", "--db", db_path, "--format", "jsonl"))

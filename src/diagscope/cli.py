@@ -145,7 +145,7 @@ def replay(
     total_findings = sum(summary.findings.values())
     click.echo(f"  findings:            {total_findings}")
     for (rule, severity), n in sorted(summary.findings.items()):
-        click.echo(f"    {rule:<15} {severity:<10} {n}")
+        click.echo(f"    {rule:<18} {severity:<10} {n}")
     verdict = "FAIL" if summary.violations else "PASS"
     click.echo(f"  verdict:             {verdict} ({summary.violations} violations)")
     for warning in summary.warnings:
@@ -724,6 +724,61 @@ def explain(flow_id: str, event_index: int | None, db: str, run_id: int | None) 
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(text)
+
+
+
+@main.group()
+def catalogue() -> None:
+    """Microsoft's published lists of diagnostic events, as diagscope ships them."""
+
+
+@catalogue.command("show")
+@click.argument("name")
+def catalogue_show(name: str) -> None:
+    """Print everything the catalogue documents about an event."""
+    from diagscope.policy.catalogue import describe, lookup_any, suggest
+
+    found = lookup_any(name)
+    if found is None:
+        close = suggest(name)
+        hint = f"; close names: {', '.join(close)}" if close else ""
+        raise click.ClickException(f"{name} is not in the catalogue{hint}")
+    click.echo(describe(found[1]))
+
+
+@catalogue.command("search")
+@click.argument("text")
+@click.option("--product", type=click.Choice(["office", "windows"]), default=None)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def catalogue_search(text: str, product: str | None, limit: int) -> None:
+    """Events whose name, area or description contains TEXT (names first)."""
+    from diagscope.policy.catalogue import search_all
+
+    found = search_all(text, product)
+    rows = [{"name": e.name, "product": e.product, "level": e.level, "area": e.category}
+            for e in found[:limit]]
+    write_rows(rows, ("name", "product", "level", "area"), "table")
+    if len(found) > limit:
+        click.echo(f"... {len(found) - limit} more (--limit)")
+
+
+@catalogue.command("stats")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def catalogue_stats(fmt: str) -> None:
+    """How many events each product's catalogue documents, per level and document."""
+    from diagscope.policy.catalogue import stats
+
+    figures = stats()
+    if fmt == "json":
+        click.echo(json.dumps(figures, indent=2))
+        return
+    for product, counts in figures["products"].items():
+        click.echo(f"{product}: {counts['events']} events, {counts['with_fields']} with "
+                   f"fields, {counts['sources']} documents")
+        click.echo("  levels: " + ", ".join(f"{k} {v}" for k, v in counts["levels"].items()))
+        for document, count in counts["documents"].items():
+            click.echo(f"  {document}: {count}")
 
 
 if __name__ == "__main__":  # pragma: no cover

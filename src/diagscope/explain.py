@@ -44,6 +44,8 @@ def explain_request(engine: Engine, run_id: int, flow_id: str, event_index: int 
         lines.append("")
         lines.append(f"Event {index}: {event['name']}  -> verdict {event['verdict'].upper()}")
         lines.append(f"  product: {event['product']}")
+        if event.get("product_reason"):
+            lines.append(_wrap(f"because {event['product_reason']}", "           "))
         lines.append(f"  level:   {event['level']}")
         lines.append(_wrap(f"because {event['level_reason']}", "           "))
         lines.append(f"  purpose: {event['purpose']}")

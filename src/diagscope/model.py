@@ -14,9 +14,19 @@ from typing import Any
 
 
 class Product(StrEnum):
+    """The products a policy can set levels for; `other` is a product that is none of them
+    (the evidence names it), `unknown` means no evidence at all."""
+
     OFFICE = "office"
     WINDOWS = "windows"
+    EDGE = "edge"
+    TEAMS = "teams"
+    OTHER = "other"
     UNKNOWN = "unknown"
+
+
+#: Products a policy can name under `products`.
+POLICY_PRODUCTS = ("office", "windows", "edge", "teams", "other")
 
 
 class Level(StrEnum):
@@ -37,6 +47,22 @@ LEVEL_RANK: dict[Level, int] = {
     Level.ENHANCED: 3,
     Level.OPTIONAL: 4,
 }
+
+#: The levels each product's settings offer, low to high. Windows has no "service" level:
+#: above Security (essential) comes Required.
+PRODUCT_LEVELS: dict[str, tuple[Level, ...]] = {
+    "windows": (Level.ESSENTIAL, Level.REQUIRED, Level.ENHANCED, Level.OPTIONAL),
+    "edge": (Level.ESSENTIAL, Level.REQUIRED, Level.OPTIONAL),
+    "office": (Level.ESSENTIAL, Level.SERVICE, Level.REQUIRED, Level.OPTIONAL),
+    "teams": (Level.ESSENTIAL, Level.SERVICE, Level.REQUIRED, Level.OPTIONAL),
+}
+
+
+def level_above(level: Level, product: str) -> Level:
+    """The next level the product offers above `level` (the highest stays the highest)."""
+    ladder = PRODUCT_LEVELS.get(product) or tuple(sorted(LEVEL_RANK, key=LEVEL_RANK.get))
+    return next((lv for lv in ladder if LEVEL_RANK[lv] > LEVEL_RANK[level]), ladder[-1])
+
 
 #: Names users know from Office and Windows settings, mapped to the canonical levels.
 LEVEL_ALIASES: dict[str, Level] = {
@@ -60,6 +86,7 @@ class Rule(StrEnum):
     LEVEL = "level"
     PURPOSE = "purpose"
     UNKNOWN_EVENT = "unknown-event"
+    UNDOCUMENTED_FIELD = "undocumented-field"
     PERSONAL_DATA = "personal-data"
     DESTINATION = "destination"
     TRANSPORT = "transport"
@@ -212,6 +239,7 @@ class Event:
     wire_format: str = "json"
     # Set by classification, not by decoders.
     product: Product = Product.UNKNOWN
+    product_reason: str = ""
     level: Level = Level.UNKNOWN
     level_reason: str = ""
     purpose: str = "unknown"

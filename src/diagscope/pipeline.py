@@ -11,9 +11,11 @@ from diagscope.decode.detect import is_telemetry
 from diagscope.model import DecodedBody, DecodeStatus, Finding, Request, Rule, Severity
 from diagscope.pii.canary import CanarySet
 from diagscope.policy.catalogue import lookup_any
+from diagscope.policy.endpoints import load_endpoints
 from diagscope.policy.model import Policy
 from diagscope.rules import RequestContext, default_rules
 from diagscope.rules import Rule as RuleClass
+from diagscope.sources.viewer import viewer_facts
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,8 @@ class Inspector:
         self.canaries = canaries
         self.classifier = Classifier(policy, catalogue if catalogue is not None else lookup_any)
         self.rules = rules if rules is not None else default_rules()
-        self._telemetry_hosts = policy.telemetry_hosts
+        # Hosts that are telemetry on any path: the policy's and Microsoft's collectors.
+        self._telemetry_hosts = policy.telemetry_hosts | load_endpoints().hosts
         self._max_body = policy.limits.max_body_bytes
 
     def is_telemetry(self, request: Request) -> bool:
@@ -60,9 +63,10 @@ class Inspector:
                 error=f"internal decoder error: {exc!r}",
             )
         host = request.host
+        viewer = viewer_facts(request)
         classify = self.classifier.classify
         for event in decoded.events:
-            classify(event, host)
+            classify(event, host, viewer)
         ctx = RequestContext(request, decoded, self.policy, self.classifier, self.canaries)
         findings: list[Finding] = []
         for rule in self.rules:

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from diagscope.classify.level import LevelSignal, combine, wire_signals
+from diagscope.classify.level import LevelSignal, combine, viewer_signals, wire_signals
 from diagscope.classify.product import product_of
 from diagscope.classify.purpose import NameRules, privacy_categories
-from diagscope.model import Event, Level, Product, parse_level
+from diagscope.model import LEVEL_RANK, Event, Level, Product, level_above, parse_level
 from diagscope.policy.model import EventOverride, Policy
+from diagscope.sources.viewer import ViewerFacts
 
 
 class CatalogueEntry(Protocol):
@@ -80,40 +81,57 @@ class Classifier:
     def is_security_event(self, product: Product, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, g) for g in self._security.get(product.value, ()))
 
-    def classify(self, event: Event, host: str = "") -> NameFacts:
+    def classify(self, event: Event, host: str = "", viewer: ViewerFacts | None = None
+                 ) -> NameFacts:
         facts = self.facts(event.name)
-        product = product_of(event, host)
-        if product is Product.UNKNOWN and facts.catalogue_product:
-            product = Product(facts.catalogue_product)
-        event.product = product
-        event.level, event.level_reason = self._level(event, facts)
-        event.purpose, event.purpose_reason = self._purpose(event, facts)
+        call = product_of(event, host, facts.catalogue_product)
+        event.product, event.product_reason = call.product, call.reason
+        event.level, event.level_reason = self._level(event, facts, viewer)
+        event.purpose, event.purpose_reason = self._purpose(event, facts, viewer)
         return facts
 
-    def _level(self, event: Event, facts: NameFacts) -> tuple[Level, str]:
+    def _level(self, event: Event, facts: NameFacts, viewer: ViewerFacts | None
+               ) -> tuple[Level, str]:
+        signals = wire_signals(event) + viewer_signals(viewer)
         if self.is_security_event(event.product, event.name):
-            wire = combine(wire_signals(event))
+            wire = combine(signals)
             extra = f" (wire: {wire[1]})" if wire[0] is not Level.UNKNOWN else ""
             return Level.ESSENTIAL, f"listed by the policy as a security-level event{extra}"
-        signals = wire_signals(event)
         if any(s.level is not Level.UNKNOWN for s in signals):
-            return combine(signals)
-        if facts.override is not None and facts.override.level is not None:
+            level, reason = combine(signals)
+        elif facts.override is not None and facts.override.level is not None:
             level = facts.override.level
-            return level, f"policy lists {facts.override_pattern} at {level.value}"
-        if facts.catalogue is not None:
-            try:
-                level = parse_level(facts.catalogue.level)
-            except ValueError:
-                level = Level.UNKNOWN
-            if level is not Level.UNKNOWN:
-                signals.append(LevelSignal(
-                    level, f"catalogue documents {facts.catalogue.name} at {level.value}"
-                ))
-        return combine(signals) if signals else (Level.UNKNOWN, "no level signal and not in "
-                                                 "the catalogue")
+            reason = f"policy lists {facts.override_pattern} at {level.value}"
+        else:
+            if facts.catalogue is not None:
+                try:
+                    documented = parse_level(facts.catalogue.level)
+                except ValueError:
+                    documented = Level.UNKNOWN
+                if documented is not Level.UNKNOWN:
+                    signals.append(LevelSignal(documented, _documented(facts.catalogue)))
+            level, reason = combine(signals) if signals else (
+                Level.UNKNOWN, "no level signal and not in the catalogue")
+        return self._closed_set(event, level, reason)
 
-    def _purpose(self, event: Event, facts: NameFacts) -> tuple[str, str]:
+    def _closed_set(self, event: Event, level: Level, reason: str) -> tuple[Level, str]:
+        """Where the agreed level is a closed set (Windows at Security: only the listed
+        security events), an event outside the list is above it, known or not."""
+        product_policy = self.policy.products.get(event.product.value)
+        if product_policy is None or not product_policy.only_security_events:
+            return level, reason
+        allowed = product_policy.max_level
+        outside = (f"not one of the security-level events the policy lists for "
+                   f"{event.product.value}, the only ones {allowed.value} allows")
+        if level is not Level.UNKNOWN and LEVEL_RANK[level] > LEVEL_RANK[allowed]:
+            return level, f"{reason}; {outside}"
+        above = level_above(allowed, event.product.value)
+        evidence = "no catalogue entry or wire signal says more" if level is Level.UNKNOWN \
+            else f"the other evidence ({reason}) cannot place it lower"
+        return above, f"{outside}, so at least {above.value}; {evidence}"
+
+    def _purpose(self, event: Event, facts: NameFacts, viewer: ViewerFacts | None
+                 ) -> tuple[str, str]:
         if facts.override is not None and facts.override.purpose:
             return facts.override.purpose, f"policy maps {facts.override_pattern} to " \
                                            f"{facts.override.purpose}"
@@ -121,6 +139,9 @@ class Classifier:
             purpose, pattern = facts.name_purpose
             return purpose, f"name segment {pattern!r} means {purpose}"
         categories = privacy_categories(event)
+        if categories is None and viewer is not None and viewer.categories:
+            categories = (viewer.category_names, "the Diagnostic Data Viewer's categories "
+                          f"{', '.join(str(c) for c in viewer.categories)}")
         mapping = self.policy.categories
         if categories is not None:
             names, where = categories
@@ -137,3 +158,19 @@ class Classifier:
             return "unknown", f"catalogue category {category!r} maps to no purpose in the policy"
         return "unknown", "no purpose signal: not in the policy or catalogue, no name rule or " \
                           "privacy tag"
+
+
+def _documented(entry: Any) -> str:
+    """`catalogue documents Census.OS at required (Windows 10 1703, ...; 9 documents)`."""
+    sources = getattr(entry, "sources", ())
+    versions: list[str] = []
+    for source in sources:
+        for version in getattr(source, "versions", ()) or ():
+            if version not in versions:
+                versions.append(version)
+    where = ""
+    if versions:
+        shown = ", ".join(versions[:3]) + (f" and {len(versions) - 3} more" if len(versions) > 3
+                                           else "")
+        where = f" ({shown})"
+    return f"catalogue documents {entry.name} at {entry.level}{where}"

@@ -10,14 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from diagscope.classify.otel import otel_level
 from diagscope.model import LEVEL_RANK, Event, Level
+from diagscope.sources.viewer import ViewerFacts
 
 #: 1DS level numbers (CommonFields.h): 1 required, 2 optional, 3 full (Windows), 110 required
-#: service data, 120 required service data for essential services.
+#: service data, 120 required service data for essential services; and Office's telemetry
+#: library (OTel) diagnostic levels 10 BasicEvent and 100 FullEvent (`classify.otel`).
 LEVEL_NUMBERS: dict[int, Level] = {
     1: Level.REQUIRED,
     2: Level.OPTIONAL,
     3: Level.OPTIONAL,
+    10: Level.REQUIRED,
+    100: Level.OPTIONAL,
     110: Level.SERVICE,
     120: Level.ESSENTIAL,
 }
@@ -90,16 +95,16 @@ def wire_signals(event: Event) -> list[LevelSignal]:
                     signals.append(LevelSignal(
                         level, f"{source_name}.{key} = {source[key]!r} ({level.value})"
                     ))
+    otel = otel_level(event.data)
+    if otel is not None:
+        signals.append(LevelSignal(*otel))
     utc = event.ext.get("utc")
     if isinstance(utc, dict) and "cat" in utc:
         cat = as_int(utc["cat"])
         if cat is not None:
-            found = [(lvl, name) for bit, lvl, name in KEYWORD_LEVELS if cat & bit]
-            if found:
-                level, name = min(found, key=lambda f: LEVEL_RANK[f[0]])
-                signals.append(LevelSignal(
-                    level, f"ext.utc.cat = {cat:#x} has {name} ({level.value})"
-                ))
+            found = keyword_signal(cat, "ext.utc.cat")
+            if found is not None:
+                signals.append(found)
     metadata = event.ext.get("metadata")
     if isinstance(metadata, dict) and "privLevel" in metadata:
         level = _level_value(metadata["privLevel"])
@@ -108,6 +113,33 @@ def wire_signals(event: Event) -> list[LevelSignal]:
             f"ext.metadata.privLevel = {metadata['privLevel']!r}"
             + (f" ({level.value})" if level else " is not a known level"),
         ))
+    return signals
+
+
+def keyword_signal(keywords: int, where: str) -> LevelSignal | None:
+    """The level of an event's ETW keywords (MicrosoftTelemetry.h), or None without one."""
+    found = [(lvl, name) for bit, lvl, name in KEYWORD_LEVELS if keywords & bit]
+    if not found:
+        return None
+    level, name = min(found, key=lambda f: LEVEL_RANK[f[0]])
+    return LevelSignal(level, f"{where} = {keywords:#x} has {name} ({level.value})")
+
+
+def viewer_signals(facts: ViewerFacts | None) -> list[LevelSignal]:
+    """What Windows' Diagnostic Data Viewer recorded about the event's level."""
+    if facts is None:
+        return []
+    signals: list[LevelSignal] = []
+    if facts.required is True:
+        signals.append(LevelSignal(Level.REQUIRED, "the Diagnostic Data Viewer shows it as "
+                                                   "required (IsRequired)"))
+    elif facts.required is False:
+        signals.append(LevelSignal(Level.OPTIONAL, "the Diagnostic Data Viewer shows it as not "
+                                                   "required (IsRequired False: optional)"))
+    if facts.keywords is not None:
+        found = keyword_signal(facts.keywords, "the viewer's event_keywords")
+        if found is not None:
+            signals.append(found)
     return signals
 
 

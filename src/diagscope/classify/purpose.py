@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from diagscope.classify.level import as_int
+from diagscope.classify.otel import otel_categories
 from diagscope.model import Event
 from diagscope.policy.model import NameRule
 
@@ -60,6 +61,9 @@ def privacy_categories(event: Event) -> tuple[list[str], str] | None:
     metadata = event.ext.get("metadata")
     if isinstance(metadata, dict) and "privTags" in metadata:
         candidates.append(("ext.metadata.privTags", metadata["privTags"]))
+    otel = otel_categories(event.data)
+    if otel is not None:
+        return otel
     for where, value in candidates:
         tags = as_int(value)
         if tags is None:

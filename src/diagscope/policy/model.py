@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from diagscope.decode.inflate import DEFAULT_MAX_BODY_BYTES
-from diagscope.model import Level, parse_level
+from diagscope.model import POLICY_PRODUCTS, Level, parse_level
 
 
 def _level(value: object) -> Level:
@@ -53,6 +53,12 @@ class ProductPolicy(_Strict):
         default_factory=list,
         description="event names (globs) that count as security-level for this product",
     )
+    only_security_events: bool = Field(
+        default=False,
+        description="the agreed level is a closed set: only `security_events` may be sent; "
+                    "any other event of the product is above it, known to the catalogue or not",
+    )
+    note: str = Field(default="", description="why the policy sets this product so")
 
 
 class Purpose(_Strict):
@@ -99,12 +105,62 @@ class Allowance(_Strict):
         return self.pattern is None or re.fullmatch(self.pattern, value) is not None
 
 
+class EnvelopeIdentifier(_Strict):
+    """A pseudonymous identifier of the SDK's own envelope that the agreement accepts.
+
+    Events carrying it raise no finding; the report inventories it instead (which fields were
+    sent, with which prefixes, how many distinct values). A value in the field with another
+    prefix, or failing the pattern, is an identifier like any other: a finding.
+    """
+
+    field: str = Field(min_length=1, description="dotted field path, globs allowed")
+    prefixes: list[str] = Field(default_factory=list,
+                                description="accepted value prefixes (`s:`, `r:`); empty: any")
+    pattern: str | None = Field(default=None, description="the whole value must match")
+    description: str = Field(min_length=1)
+    clause: str = Field(min_length=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    def accepts(self, field: str, value: str) -> bool:
+        if not fnmatch.fnmatchcase(field, self.field):
+            return False
+        if self.prefixes and not value.startswith(tuple(self.prefixes)):
+            return False
+        return self.pattern is None or re.fullmatch(self.pattern, value) is not None
+
+
 class PersonalData(_Strict):
     clause: str = Field(min_length=1)
     allowed: list[Allowance] = Field(default_factory=list)
+    envelope_identifiers: list[EnvelopeIdentifier] = Field(default_factory=list)
+    phone_region: str = Field(default="NL", min_length=2, max_length=2,
+                              description="region whose numbering plan reads phone numbers "
+                                          "written without a country code")
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        import phonenumbers
+
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phonenumbers knows (ISO 3166 code)")
+        return region
 
     def allowance_for(self, field: str, value: str) -> Allowance | None:
         return next((a for a in self.allowed if a.allows(field, value)), None)
+
+    def accepted_identifier(self, field: str, value: str) -> EnvelopeIdentifier | None:
+        return next((e for e in self.envelope_identifiers if e.accepts(field, value)), None)
 
 
 class Endpoint(_Strict):
@@ -169,9 +225,10 @@ class Policy(_Strict):
     @field_validator("products")
     @classmethod
     def _known_products(cls, value: dict[str, ProductPolicy]) -> dict[str, ProductPolicy]:
-        unknown = set(value) - {"office", "windows"}
+        unknown = set(value) - set(POLICY_PRODUCTS)
         if unknown:
-            raise ValueError(f"products must be office and/or windows, not {sorted(unknown)}")
+            raise ValueError(f"products must be among {', '.join(POLICY_PRODUCTS)}, "
+                             f"not {sorted(unknown)}")
         return value
 
     @model_validator(mode="after")

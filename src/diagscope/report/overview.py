@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from diagscope.model import LEVEL_RANK, Level
+from diagscope.policy.endpoints import destination_of
 from diagscope.policy.model import Destinations
 from diagscope.report.model import (
     BuildInfo,
@@ -155,10 +156,11 @@ def build_report(engine: Engine, run_id: int) -> Report:
             .group_by(requests.c.host, requests.c.scheme)
             .order_by(requests.c.host)
         ):
-            listed = destinations.endpoint_for(host)
+            found = destination_of(host, destinations) if scheme not in ("ddv", "file") \
+                else None
             endpoints.append(Endpoint(
-                host=host, scheme=scheme, region=listed[1].region if listed else None,
-                allowed=listed[1].allowed if listed else None, requests=n,
+                host=host, scheme=scheme, region=found.region if found else None,
+                allowed=found.allowed if found else None, requests=n,
                 events=n_events or 0, bytes=size or 0,
             ))
 

@@ -12,6 +12,7 @@ from diagscope.rules.personal_data import PersonalDataRule
 from diagscope.rules.purpose import PurposeRule
 from diagscope.rules.transport import TransportRule
 from diagscope.rules.undecodable import UndecodableRule
+from diagscope.rules.undocumented_field import UndocumentedFieldRule
 
 
 def default_rules() -> list[Rule]:
@@ -22,6 +23,7 @@ def default_rules() -> list[Rule]:
         LevelRule(),
         PurposeRule(),
         UnknownEventRule(),
+        UndocumentedFieldRule(),
         PersonalDataRule(),
     ]
 

@@ -1,10 +1,20 @@
-"""`destination`: telemetry to endpoints outside the allowed list or the required region."""
+"""`destination`: telemetry to hosts outside the required region, or not Microsoft's at all.
+
+The policy's own endpoints come first (a lab's collector stub, a host the policy forbids).
+Then Microsoft's published collectors (`policies/catalogue/endpoints.yaml`): one in the
+required region passes; a global collector, which routes anywhere, is a review that names
+the EU alternative Microsoft documents; one in another region is a violation. A Microsoft
+host that no list names is judged by its name (`eu-*`, `*.eu.*` are the EU Data Boundary's
+naming) and is otherwise a review. A host that is not Microsoft's is a violation: the
+agreement covers Microsoft and its sub-processors only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from diagscope.model import Finding, Rule, Severity
+from diagscope.policy.endpoints import Destination, destination_of
 from diagscope.rules.base import RequestContext
 from diagscope.rules.base import Rule as BaseRule
 
@@ -13,16 +23,23 @@ from diagscope.rules.base import Rule as BaseRule
 UNPINNED_REGIONS = frozenset({"global"})
 
 
+def _sources(destination: Destination) -> str:
+    if not destination.sources:
+        return ""
+    return " (Microsoft lists it in " + "; ".join(
+        s.describe() for s in destination.sources[:2]) + ")"
+
+
 class DestinationRule(BaseRule):
     name = Rule.DESTINATION
 
     def check_request(self, ctx: RequestContext) -> Iterator[Finding]:
-        if ctx.request.scheme == "ddv":
-            return  # a Diagnostic Data Viewer row: the viewer does not say where it went
+        if ctx.request.scheme in ("ddv", "file"):
+            return  # a viewer row or a saved event: it does not say where it went
         destinations = ctx.policy.destinations
-        host = ctx.request.host.lower()
-        found = destinations.endpoint_for(host)
         required = destinations.required_region
+        found = destination_of(ctx.request.host, destinations)
+        host = found.host
 
         def finding(severity: Severity, detail: str) -> Finding:
             return Finding(
@@ -30,29 +47,48 @@ class DestinationRule(BaseRule):
                 clause=destinations.clause, product=ctx.product, value=host,
             )
 
-        if found is None:
+        if found.known_by == "not-microsoft":
             yield finding(
                 Severity.VIOLATION,
-                f"Telemetry sent to {host}, which is not an endpoint the policy allows.",
+                f"Telemetry sent to {host}, which is not a Microsoft host: the agreement covers "
+                "Microsoft and the sub-processors working on its instructions only.",
             )
-            return
-        _, endpoint = found
-        if not endpoint.allowed:
+        elif not found.allowed:
             yield finding(
                 Severity.VIOLATION,
                 f"Telemetry sent to {host}, an endpoint the policy forbids"
-                + (f" ({endpoint.note})" if endpoint.note else "") + ".",
+                + (f" ({found.note})" if found.note else "") + ".",
             )
-        elif required and endpoint.region != required:
-            if endpoint.region in UNPINNED_REGIONS:
-                yield finding(
-                    Severity.REVIEW,
-                    f"Telemetry sent to {host} (region {endpoint.region}): not pinned to the "
-                    f"required region {required}; check where the collector stores it.",
-                )
-            else:
-                yield finding(
-                    Severity.VIOLATION,
-                    f"Telemetry sent to {host} in region {endpoint.region}, outside the "
-                    f"required region {required}.",
-                )
+        elif found.region is None:
+            yield finding(
+                Severity.REVIEW,
+                f"Telemetry sent to {host}, a Microsoft host that no published list of "
+                "collectors names; where it stores the data is not known.",
+            )
+        else:
+            where = {"microsoft": _sources(found),
+                     "name": " (by its name; no Microsoft list names this host)"}.get(
+                found.known_by, "")
+            yield from self._region(finding, host, found.region, required,
+                                    found.eu_alternative, where)
+
+    @staticmethod
+    def _region(finding: Callable[[Severity, str], Finding], host: str, region: str,
+                required: str | None, alternative: str | None, where: str
+                ) -> Iterator[Finding]:
+        if not required or region == required:
+            return
+        if region in UNPINNED_REGIONS:
+            instead = f" {required.upper()} alternative: {alternative}." if alternative \
+                else f" Microsoft documents no {required.upper()} alternative for it."
+            yield finding(
+                Severity.REVIEW,
+                f"Telemetry sent to {host}{where}, a global collector: not pinned to the "
+                f"required region {required}; check where it stores the data.{instead}",
+            )
+        else:
+            yield finding(
+                Severity.VIOLATION,
+                f"Telemetry sent to {host}{where} in region {region}, outside the required "
+                f"region {required}.",
+            )

@@ -79,11 +79,19 @@ def _text_digest(value: str, remember: bool) -> str:
     return digest
 
 
+#: Columns added after rows were first chained: they enter the digest only when set, so
+#: rows stored before a column existed (NULL in it) still verify.
+ADDED_LATER = frozenset({"product_reason"})
+
+
 def content_digest(row: dict[str, Any]) -> str:
     """SHA-256 of the row's canonical JSON: sorted keys, no whitespace, UTC times."""
     content = row.copy()
     for key in EXCLUDED:
         content.pop(key, None)
+    for key in ADDED_LATER:
+        if content.get(key) is None:
+            content.pop(key, None)
     for key in DIGESTED:
         value = content.get(key)
         if value:

@@ -113,6 +113,7 @@ def rows_of(inspection: Inspection) -> RequestRows:
             "event_index": ev.index,
             "name": text(ev.name),
             "product": ev.product.value,
+            "product_reason": text(ev.product_reason),
             "time": ev.time,
             "level": ev.level.value,
             "level_reason": text(ev.level_reason),

@@ -94,6 +94,8 @@ events = Table(
     Column("event_index", Integer, nullable=False),
     Column("name", Text, nullable=False),
     Column("product", String(16), nullable=False),
+    # The evidence that decided the product; NULL in runs stored before it was kept.
+    Column("product_reason", Text),
     Column("time", DateTime(timezone=True)),
     Column("level", String(16), nullable=False),
     Column("level_reason", Text, nullable=False),
