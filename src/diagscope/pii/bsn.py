@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from stdnum.nl import bsn
 
-from diagscope.pii.base import Detector, PiiHit, words
+from diagscope.pii.base import Detector, PiiHit
 
-_NUMBER = re.compile(r"(?<![\d.])(\d{4}[ .]?\d{2}[ .]?\d{3}|\d{9})(?![\d])")
-_BSN_WORDS = words(r"bsn", r"burgerservice", r"sofi", r"citizen.?(service|number|id)",
-                   r"social.?security", r"ssn", r"national.?id", r"persoonsnummer")
+# Nine digits, bare or split 4-2-3 by spaces or dots (`1112.22.333`).
+_NUMBER = re.compile(r"(?<![\d.])(\d{4}[ .]?\d{2}[ .]?\d{3})(?!\d)")
+# "ssn" and "sofi" only as words of their own: not in "classname" or "Sofia".
+_BSN_WORDS = re.compile(
+    r"(?i:bsn|burgerservice|citizen.?(?:service|number|id)|social.?security|national.?id"
+    r"|persoonsnummer|sofinummer|sofinr)"
+    r"|(?i:sofi)(?![a-z])|(?:^|[^A-Za-z])(?i:ssn)|(?<=[a-z])(?:Ssn|SSN)"
+)
+
+
+@lru_cache(maxsize=4096)
+def _bsn_key(key: str) -> bool:
+    """Is the field named like a BSN? (Field names repeat: the answer is kept.)"""
+    return _BSN_WORDS.search(key) is not None
 
 
 class BsnDetector(Detector):
@@ -25,7 +37,7 @@ class BsnDetector(Detector):
         return len(value) >= 9 and _NUMBER.search(value) is not None
 
     def find(self, field: str, key: str, value: str) -> Iterator[PiiHit]:
-        by_key = _BSN_WORDS.search(key) is not None
+        by_key = _bsn_key(key)
         by_text = not by_key and _BSN_WORDS.search(value) is not None
         if not (by_key or by_text):
             return
