@@ -1,14 +1,25 @@
 """What personal-data detection costs per event, beside just walking the values.
 
     python benchmarks/bench_detectors.py --events 5000
+    python benchmarks/bench_detectors.py --events 5000 --compare-with ccceac3
+
+`--compare-with REF` also measures the detectors of an earlier commit on the same events, in
+the same run (the commit's `src/` is exported to a temporary folder and timed in a child
+process, alternating with this tree), and prints the ratio of the two detector costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 from diagscope.model import Event
 from diagscope.pii.canary import CanarySet
@@ -48,12 +59,9 @@ def timed(fn, events) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=5000)
-    args = parser.parse_args()
+def measure(events_n: int) -> dict[str, float]:
     rng = random.Random(5)
-    events = [office_event(rng, i) for i in range(args.events)]
+    events = [office_event(rng, i) for i in range(events_n)]
     canaries = CanarySet([("account", "jan.jansen@minjenv.nl"),
                           ("doc", "Ontslagbrief-Canary-7f3a"),
                           ("subject", "Vertrouwelijk: reorganisatie Canary 42"),
@@ -68,14 +76,65 @@ def main() -> None:
     walk = timed(lambda e: list(walk_values(e)), events)
     detect = timed(scan_event_values, events)
     both = timed(with_canaries, events)
-    values = sum(1 for _ in walk_values(events[0]))
-    n = args.events
-    print(f"{n} Office-like events, {values} values each")
+    return {"walk": walk / events_n * 1e6, "detect": detect / events_n * 1e6,
+            "both": both / events_n * 1e6,
+            "values": float(sum(1 for _ in walk_values(events[0])))}
+
+
+def _other_tree(ref: str, events_n: int, rounds: int) -> list[dict[str, float]]:
+    """Time `ref`'s detectors in child processes, this script running on its `src/`."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "src"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
+        results = []
+        for _ in range(rounds):
+            out = subprocess.run([sys.executable, __file__, "--events", str(events_n),
+                                  "--json"], capture_output=True, text=True, env=env,
+                                 check=True).stdout
+            results.append(json.loads(out))
+        return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--compare-with", metavar="REF",
+                        help="also time the detectors of this git commit, in the same run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --compare-with: alternating rounds; the best of each counts")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.json:
+        print(json.dumps(measure(args.events)))
+        return
+    if args.compare_with:
+        here_runs, there_runs = [], []
+        for _ in range(args.rounds):
+            here_runs.append(measure(args.events))
+            there_runs.extend(_other_tree(args.compare_with, args.events, 1))
+        here = {k: min(r[k] for r in here_runs) for k in here_runs[0]}
+        there = {k: min(r[k] for r in there_runs) for k in there_runs[0]}
+        print(f"{args.events} Office-like events, {int(here['values'])} values each; best of "
+              f"{args.rounds} alternating rounds")
+        print(f"{'us/event':<40}{'this tree':>12}{args.compare_with[:12]:>14}")
+        for key, label in (("walk", "walk values only (baseline)"),
+                           ("detect", "all detectors"), ("both", "all detectors + 5 canaries")):
+            print(f"{label:<40}{here[key]:>12.1f}{there[key]:>14.1f}")
+        cost_here = here["detect"] - here["walk"]
+        cost_there = there["detect"] - there["walk"]
+        print(f"detector cost over the walk: {cost_here:.1f} us/event here, {cost_there:.1f} "
+              f"at {args.compare_with}: {cost_here / cost_there:.2f}x")
+        return
+    result = measure(args.events)
+    print(f"{args.events} Office-like events, {int(result['values'])} values each")
     print(f"{'step':<40}{'us/event':>10}{'events/s':>12}")
-    for label, secs in (("walk values only (baseline)", walk), ("all detectors", detect),
-                        ("all detectors + 5 canaries", both)):
-        print(f"{label:<40}{secs / n * 1e6:>10.1f}{n / secs:>12.0f}")
-    print(f"detector cost over the walk: {(detect - walk) / n * 1e6:.1f} us/event")
+    for key, label in (("walk", "walk values only (baseline)"), ("detect", "all detectors"),
+                       ("both", "all detectors + 5 canaries")):
+        print(f"{label:<40}{result[key]:>10.1f}{1e6 / result[key]:>12.0f}")
+    print(f"detector cost over the walk: {result['detect'] - result['walk']:.1f} us/event")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Each sample is (key, value, expected kinds). Planted values must be found; look-
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
@@ -126,7 +127,50 @@ def corpus(seed: int = 2019, per_kind: int = 12) -> list[Sample]:
         add("Model", rng.choice(["Surface Laptop 5", "HP EliteBook 840 G9", "Latitude 7440"]))
         add("Mac", "00:00:00:00:00:00")
         add("Email", "user@localhost")
+    _as_real_clients_send_it(random.Random(seed + 1), per_kind, add)
     return out
+
+
+def _as_real_clients_send_it(rng: random.Random, per_kind: int, add) -> None:  # type: ignore[no-untyped-def]
+    """Visited pages, device and account ids, titles and typed text, shaped like the fields
+    real Windows and Edge events carry them in, and their look-alikes: Microsoft's own
+    collector and settings URLs, URL templates, O.E.M. placeholders, activity GUIDs, default
+    window titles, queries that are SQL."""
+    sites = ["www.rechtspraak.nl", "mijn.belastingdienst.nl", "www.nu.nl", "intranet.minjenv.nl"]
+    for i in range(per_kind):
+        site = rng.choice(sites)
+        add("navigationUrl", f"https://{site}/zaken/{i}?sid={rng.getrandbits(32):08x}", "url")
+        add("Message", f"zie https://{site}/dossier/{i} voor details", "url")
+        add("referrer", f"{site}/pagina-{i}", "url")
+        add("OEMSerialNumber", f"PF{rng.getrandbits(24):06X}", "identifier")
+        add("ProductKeyID2", f"00330-{rng.randrange(10**5):05d}-{rng.randrange(10**5):05d}-"
+                             f"AA{rng.randrange(1000):03d}", "identifier")
+        add("muid", f"{rng.getrandbits(128):032X}", "identifier")
+        add("xuid", str(2533274800000000 + rng.randrange(10**7)), "identifier")
+        partial = "35" + "".join(str(rng.randrange(10)) for _ in range(12))
+        add("IMEI0", partial + luhn.calc_check_digit(partial), "identifier")
+        add("PageTitle", f"Uitslag {rng.choice(['bloedonderzoek', 'sollicitatie', 'bezwaar'])} "
+                         f"{i} - Microsoft Edge", "title")
+        add("WindowTitle", f"Ontslagbrief {i} - Word", "title")
+        add("searchQuery", f"ontslag aanvragen {i}", "customer-content")
+        words = [{"word": w} for w in rng.sample(["ontslag", "brief", "advocaat", "ziek"], 2)]
+        add("userText", json.dumps({"runs": [{"locale": "nl-NL", "words": words}]}),
+            "customer-content")
+    for i in range(per_kind * 3):
+        add("ServiceUrl", "https://settings-win.data.microsoft.com/settings/v2.0/telemetry?os=W")
+        add("Endpoint", f"https://eu-office.events.data.microsoft.com/OneCollector/1.0/?seq={i}")
+        add("HelpLink", f"https://go.microsoft.com/fwlink/?LinkId={rng.randrange(10**6)}")
+        add("UrlTemplate", "https://{tenant}.sharepoint.com/sites/{site}")
+        add("Server", "https://www.nu.nl")
+        add("OEMSerialNumber", rng.choice(["To be filled by O.E.M.", "#", "Default string", "0"]))
+        add("OA3xOriginalProductKey", "#")
+        add("ActivityID", str(uuid.UUID(int=rng.getrandbits(128))).upper())
+        add("editId", str(uuid.UUID(int=rng.getrandbits(128))))
+        add("IMEI0", "#")
+        add("PageTitle", rng.choice(["New Tab - Microsoft Edge", "#", "", "Microsoft Edge"]))
+        add("WindowTitle", rng.choice(["Document1 - Word", "Book1 - Excel", "Word"]))
+        add("query", rng.choice(["SELECT * FROM Win32_Processor", "a=1&b=2"]))
+        add("Blob", base64.b64encode(uuid.UUID(int=rng.getrandbits(128)).bytes).decode())
 
 
 if __name__ == "__main__":

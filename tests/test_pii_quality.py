@@ -34,12 +34,12 @@ def test_precision_and_recall_per_kind(capsys):
             elif expected:
                 fn[kind] += 1
                 mistakes.append(f"missed {kind}: {sample.key}={sample.value!r}")
-    lines = [f"{'kind':<14}{'planted':>8}{'found':>7}{'false':>7}{'precision':>11}{'recall':>8}"]
+    lines = [f"{'kind':<18}{'planted':>8}{'found':>7}{'false':>7}{'precision':>11}{'recall':>8}"]
     for kind in KINDS:
         planted = tp[kind] + fn[kind]
         precision = tp[kind] / (tp[kind] + fp[kind]) if tp[kind] + fp[kind] else 1.0
         recall = tp[kind] / planted if planted else 1.0
-        lines.append(f"{kind:<14}{planted:>8}{tp[kind]:>7}{fp[kind]:>7}{precision:>11.3f}"
+        lines.append(f"{kind:<18}{planted:>8}{tp[kind]:>7}{fp[kind]:>7}{precision:>11.3f}"
                      f"{recall:>8.3f}")
     with capsys.disabled():
         print(f"\n{len(samples)} samples\n" + "\n".join(lines))

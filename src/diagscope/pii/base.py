@@ -11,8 +11,11 @@ from dataclasses import dataclass
 class PiiHit:
     kind: str
     field: str  # dotted path, e.g. data.User.Email or ext.user.localId
-    value: str  # the matched text, in clear; callers mask it before storing
+    value: str  # the matched text, in clear (decoded when encoded); callers mask it
     detail: str  # one human sentence
+    # The encodings the value went through before a detector saw it, outermost first:
+    # ("hex", "utf-8"), ("json",), ("percent",), ("base64", "utf-16le"); empty in clear.
+    layers: tuple[str, ...] = ()
 
 
 class Detector:
@@ -20,6 +23,11 @@ class Detector:
 
     `precheck` must be cheap: it runs on every string of every event, and most values
     (counters, GUIDs, enum names) are rejected there without a regular expression.
+
+    `key` is the field's own name (the last segment, or the inner key of a value found inside
+    JSON); `field` is the dotted path. Results are remembered per (key, value) for Part B and
+    C, so a detector may only look at `field` for Part A (`ext.…`), whose fields are
+    remembered per path: `localId` is a device in `ext.device` and a user in `ext.user`.
     """
 
     kind: str = ""

@@ -6,14 +6,26 @@
 - BSN: the last four digits: `*****2333`; IBAN: country, check digits and last four;
   payment card: the last four; phone: the last two
 - IP address: the first group (`145.*.*.*`)
-- anything else: first character and last two, never more than a third of the value
+- URL: the scheme, the first character of each host label and the top-level domain; a path,
+  query or fragment as a fixed `/***`, user names and passwords as `***@`:
+  `https://www.msn.com/nl-nl/nieuws?id=1` -> `https://w**.m**.com/***`
+- identifier: a 1DS prefix (`s:`, `x:`) in clear, the rest as anything else
+- typed or dictated text (`customer-content`): a fixed `********`, nothing of the words and
+  not their length
+- anything else (titles too): first character and last two, never more than a third of the
+  value
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 STAR = "*"
+#: Typed text is shown as this, whatever its length.
+HIDDEN_TEXT = STAR * 8
+_URL_PARTS = re.compile(r"(?s)(?:([A-Za-z][A-Za-z0-9+.-]*):)?(//)?([^/?#]*)(.*)")
+_ID_PREFIX = re.compile(r"([A-Za-z]:)(.+)")
 
 
 def _email(value: str) -> str:
@@ -34,6 +46,46 @@ def _ip(value: str) -> str:
     if ":" in value:
         return value.split(":", 1)[0] + ":" + ":".join(STAR for _ in range(3))
     return value.split(".", 1)[0] + ".*.*.*"
+
+
+def _host(host: str) -> str:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return _ip(host.strip("[]"))
+    labels = host.split(".")
+    if len(labels) == 1:
+        return host[:1] + STAR * (len(host) - 1)
+    return ".".join(label[:1] + STAR * (len(label) - 1) for label in labels[:-1]) \
+        + "." + labels[-1]
+
+
+def _url(value: str) -> str:
+    match = _URL_PARTS.fullmatch(value.strip())
+    if match is None:  # pragma: no cover - the pattern matches any text
+        return _generic(value)
+    scheme, slashes, authority, rest = match.groups()
+    if scheme and not slashes:  # `www.msn.com:8080/x` read as scheme `www.msn.com`
+        scheme, authority, rest = None, *_split_authority(value.strip())
+    _credentials, at, hostport = authority.rpartition("@")
+    host = hostport if hostport.startswith("[") else hostport.split(":", 1)[0]
+    out = f"{scheme}://" if scheme else ("//" if slashes else "")
+    out += ("***@" if at else "") + _host(host)
+    return out + ("/***" if rest.strip("/") else rest)
+
+
+def _split_authority(value: str) -> tuple[str, str]:
+    end = min((i for i in (value.find(c) for c in "/?#") if i >= 0), default=len(value))
+    return value[:end], value[end:]
+
+
+def _identifier(value: str) -> str:
+    prefixed = _ID_PREFIX.fullmatch(value)
+    if prefixed is not None:
+        return prefixed.group(1) + _generic(prefixed.group(2))
+    return _generic(value)
 
 
 def _generic(value: str) -> str:
@@ -60,4 +112,10 @@ def mask(value: str | None, kind: str | None = None) -> str | None:
         return _last(value, 2)
     if kind == "ip-address":
         return _ip(value)
+    if kind == "url":
+        return _url(value)
+    if kind == "identifier":
+        return _identifier(value)
+    if kind == "customer-content":
+        return HIDDEN_TEXT
     return _generic(value)

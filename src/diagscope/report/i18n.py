@@ -50,6 +50,13 @@ _TEXT: dict[str, tuple[str, str]] = {
     "yes": ("yes", "ja"),
     "no": ("no", "nee"),
     "not_listed": ("not listed", "niet vermeld"),
+    "envelope_ids": ("Pseudonymous identifiers the policy accepts",
+                     "Pseudonieme identificatoren die het beleid aanvaardt"),
+    "envelope_note": ("Sent without a finding, as the policy allows; counted, never shown.",
+                      "Verzonden zonder bevinding, zoals het beleid toestaat; geteld, nooit "
+                      "getoond."),
+    "distinct": ("Distinct values", "Verschillende waarden"),
+    "prefixes": ("Prefixes", "Voorvoegsels"),
     "findings": ("Findings", "Bevindingen"),
     "field": ("Field", "Veld"),
     "value": ("Value (masked)", "Waarde (gemaskeerd)"),

@@ -67,10 +67,21 @@ class Endpoint(BaseModel):
     host: str
     scheme: str
     region: str | None
-    allowed: bool | None = Field(description="null when the policy does not list the host")
+    allowed: bool | None = Field(description="null for rows that travelled nowhere (viewer "
+                                             "exports)")
     requests: int
     events: int
     bytes: int = Field(description="request bytes on the wire (compressed)")
+
+
+class EnvelopeIdentifier(BaseModel):
+    """A pseudonymous envelope identifier the policy accepts, as sent in this run."""
+
+    field: str
+    description: str
+    events: int = Field(description="events that carried an accepted value")
+    distinct_values: int = Field(description="how many different values were sent")
+    prefixes: dict[str, int] = Field(description="value prefix (`s:`) -> events")
 
 
 class FindingItem(BaseModel):
@@ -129,6 +140,9 @@ class Report(BaseModel):
     levels: dict[str, int]
     purposes: dict[str, int]
     endpoints: list[Endpoint]
+    envelope_identifiers: list[EnvelopeIdentifier] = Field(
+        default_factory=list,
+        description="the accepted pseudonymous identifiers sent (no findings; inventoried)")
     timeline: list[TimeBucket]
     findings: list[FindingItem]
     diff: DiffSection | None = None

@@ -10,7 +10,8 @@ from sqlalchemy import Engine, func, select
 
 from diagscope.model import LEVEL_RANK, Level
 from diagscope.policy.endpoints import destination_of
-from diagscope.policy.model import Destinations
+from diagscope.policy.model import Destinations, PersonalData
+from diagscope.report.inventory import envelope_inventory
 from diagscope.report.model import (
     BuildInfo,
     CaptureFile,
@@ -164,6 +165,9 @@ def build_report(engine: Engine, run_id: int) -> Report:
                 events=n_events or 0, bytes=size or 0,
             ))
 
+        personal_data = PersonalData.model_validate(run.policy_resolved["personal_data"])
+        inventory = envelope_inventory(conn, run_id, personal_data)
+
         timeline_rows = [
             (t, v) for t, v in conn.execute(
                 select(events.c.time, events.c.verdict)
@@ -209,6 +213,7 @@ def build_report(engine: Engine, run_id: int) -> Report:
         levels={lvl: levels[lvl] for lvl in LEVEL_ORDER if levels[lvl]},
         purposes=dict(purposes.most_common()),
         endpoints=endpoints,
+        envelope_identifiers=inventory,
         timeline=_timeline(timeline_rows),
         findings=finding_items,
     )

@@ -9,6 +9,7 @@ from diagscope.classify.classifier import Classifier
 from diagscope.model import DecodedBody, Event, Finding, Product, Request
 from diagscope.pii.canary import CanarySet
 from diagscope.policy.model import Policy
+from diagscope.sources.viewer import ViewerFacts, viewer_facts
 
 
 @dataclass(slots=True)
@@ -20,6 +21,11 @@ class RequestContext:
     policy: Policy
     classifier: Classifier
     canaries: CanarySet | None = None
+
+    @property
+    def viewer(self) -> ViewerFacts | None:
+        """What a Diagnostic Data Viewer recorded beside the event, for viewer rows."""
+        return viewer_facts(self.request)
 
     @property
     def product(self) -> Product:
