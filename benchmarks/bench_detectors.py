@@ -81,21 +81,12 @@ def measure(events_n: int) -> dict[str, float]:
             "values": float(sum(1 for _ in walk_values(events[0])))}
 
 
-def _other_tree(ref: str, events_n: int, rounds: int) -> list[dict[str, float]]:
-    """Time `ref`'s detectors in child processes, this script running on its `src/`."""
-    root = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "src"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
-        results = []
-        for _ in range(rounds):
-            out = subprocess.run([sys.executable, __file__, "--events", str(events_n),
-                                  "--json"], capture_output=True, text=True, env=env,
-                                 check=True).stdout
-            results.append(json.loads(out))
-        return results
+def _in_child(src: Path, events_n: int) -> dict[str, float]:
+    """One measurement in a fresh process on the library in `src`: no cache carries over."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    out = subprocess.run([sys.executable, __file__, "--events", str(events_n), "--json"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    return dict(json.loads(out))
 
 
 def main() -> None:
@@ -111,10 +102,15 @@ def main() -> None:
         print(json.dumps(measure(args.events)))
         return
     if args.compare_with:
+        root = Path(__file__).resolve().parent.parent
         here_runs, there_runs = [], []
-        for _ in range(args.rounds):
-            here_runs.append(measure(args.events))
-            there_runs.extend(_other_tree(args.compare_with, args.events, 1))
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = subprocess.run(["git", "-C", str(root), "archive", args.compare_with,
+                                      "src"], capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+            for _ in range(args.rounds):
+                here_runs.append(_in_child(root / "src", args.events))
+                there_runs.append(_in_child(Path(tmp) / "src", args.events))
         here = {k: min(r[k] for r in here_runs) for k in here_runs[0]}
         there = {k: min(r[k] for r in there_runs) for k in there_runs[0]}
         print(f"{args.events} Office-like events, {int(here['values'])} values each; best of "
