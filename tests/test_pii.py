@@ -145,7 +145,7 @@ def inspect(event: dict, canaries=None, policy=None):  # type: ignore[no-untyped
     headers = [("Content-Type", "application/x-json-stream")]
     request = Request("f", datetime.now(UTC), "POST", "https", host, 443, "/OneCollector/1.0/",
                       headers, json_stream([event]))
-    return [f for f in inspector.inspect(request).findings if f.rule.value == "personal-data"]
+    return [f for f in inspector.inspect(request).findings if f.rule == "personal-data"]
 
 
 def test_rule_reports_masked_values_with_clause_and_field():

@@ -82,17 +82,6 @@ def parse_level(text: str) -> Level:
     return Level(key)
 
 
-class Rule(StrEnum):
-    LEVEL = "level"
-    PURPOSE = "purpose"
-    UNKNOWN_EVENT = "unknown-event"
-    UNDOCUMENTED_FIELD = "undocumented-field"
-    PERSONAL_DATA = "personal-data"
-    DESTINATION = "destination"
-    TRANSPORT = "transport"
-    UNDECODABLE = "undecodable"
-
-
 class Severity(StrEnum):
     VIOLATION = "violation"
     REVIEW = "review"
@@ -274,7 +263,9 @@ class Event:
 
 @dataclass(slots=True)
 class Finding:
-    rule: Rule
+    """One judgement. `rule` is the name of the rule that made it (`diagscope.rules`)."""
+
+    rule: str
     severity: Severity
     detail: str
     clause: str = ""
@@ -284,14 +275,6 @@ class Finding:
     field: str | None = None
     pii_kind: str | None = None
     value: str | None = None
-
-    @classmethod
-    def about(cls, event: Event, rule: Rule, severity: Severity, detail: str, clause: str,
-              **fields: str | None) -> Finding:
-        """A finding on one event, which it names by index, name and product."""
-        return cls(rule=rule, severity=severity, detail=detail, clause=clause,
-                   event_index=event.index, event_name=event.name, product=event.product,
-                   **fields)
 
 
 @dataclass(slots=True)

@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from diagscope.classify.classifier import CatalogueLookup, Classifier
 from diagscope.decode.body import decode_body
 from diagscope.decode.detect import is_telemetry
-from diagscope.model import DecodedBody, DecodeStatus, Finding, Request, Rule, Severity
+from diagscope.model import DecodedBody, DecodeStatus, Finding, Request, Severity
 from diagscope.pii.canary import CanarySet
 from diagscope.policy.catalogue import lookup_any
 from diagscope.policy.endpoints import load_endpoints
 from diagscope.policy.model import Policy
-from diagscope.rules import RequestContext, default_rules
-from diagscope.rules import Rule as RuleClass
+from diagscope.rules import RequestContext, Rule, default_rules
 from diagscope.sources.viewer import viewer_facts
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ class Inspector:
     def __init__(
         self,
         policy: Policy,
-        rules: list[RuleClass] | None = None,
+        rules: list[Rule] | None = None,
         catalogue: CatalogueLookup | None = None,
         canaries: CanarySet | None = None,
     ) -> None:
@@ -78,7 +77,7 @@ class Inspector:
                 log.exception("rule %s failed on flow %s", rule.name, request.flow_id)
                 findings.append(
                     Finding(
-                        rule=Rule.UNDECODABLE,
+                        rule="undecodable",
                         severity=Severity.REVIEW,
                         detail=f"Rule {rule.name} could not judge this request: {exc!r}.",
                     )

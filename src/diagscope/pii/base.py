@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from diagscope.pii import mask as masking
 
 
 @dataclass(slots=True, frozen=True)
@@ -18,8 +21,16 @@ class PiiHit:
     layers: tuple[str, ...] = ()
 
 
+@dataclass(slots=True, frozen=True)
+class DetectorSettings:
+    """What a policy sets for the detectors."""
+
+    phone_region: str = "NL"
+
+
 class Detector:
-    """Scans one string value. Subclasses set `kind` and implement `find`.
+    """Scans one string value. Subclasses set `kind` and implement `find`; a detector is
+    registered with `@register` and masks what it finds its own way (`mask`).
 
     `precheck` must be cheap: it runs on every string of every event, and most values
     (counters, GUIDs, enum names) are rejected there without a regular expression.
@@ -30,7 +41,18 @@ class Detector:
     remembered per path: `localId` is a device in `ext.device` and a user in `ext.user`.
     """
 
-    kind: str = ""
+    kind: ClassVar[str] = ""
+    #: Where the detector runs among the others: findings keep one stable order.
+    order: ClassVar[int] = 100
+
+    @classmethod
+    def configured(cls, settings: DetectorSettings) -> Detector:
+        """An instance for a policy's settings; most detectors have none."""
+        return cls()
+
+    def mask(self, value: str) -> str:
+        """The value as reports show it: enough to recognise, not to reuse."""
+        return masking.generic(value)
 
     def precheck(self, value: str) -> bool:
         return True
@@ -51,3 +73,25 @@ def key_matches(key: str, pattern: re.Pattern[str]) -> bool:
 def words(*names: str) -> re.Pattern[str]:
     """Case-insensitive pattern for field names such as `UserPhone`, `phone_number`."""
     return re.compile("|".join(names), re.IGNORECASE)
+
+
+_DETECTORS: dict[str, type[Detector]] = {}
+D = TypeVar("D", bound=type[Detector])
+
+
+def register(detector: D) -> D:
+    """Class decorator: make a detector part of every scan. One kind, one detector."""
+    if not detector.kind:
+        raise ValueError(f"{detector.__name__} has no kind")
+    if detector.kind in _DETECTORS and _DETECTORS[detector.kind] is not detector:
+        raise ValueError(f"two detectors find {detector.kind!r}")
+    _DETECTORS[detector.kind] = detector
+    return detector
+
+
+def registered() -> list[type[Detector]]:
+    return sorted(_DETECTORS.values(), key=lambda d: (d.order, d.kind))
+
+
+def detector_of(kind: str) -> type[Detector] | None:
+    return _DETECTORS.get(kind)

@@ -12,7 +12,8 @@ from functools import lru_cache
 
 from stdnum.nl import bsn
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii import mask as masking
+from diagscope.pii.base import Detector, PiiHit, register
 
 # Nine digits, bare or split 4-2-3 by spaces or dots (`1112.22.333`).
 _NUMBER = re.compile(r"(?<![\d.])(\d{4}[ .]?\d{2}[ .]?\d{3})(?!\d)")
@@ -30,8 +31,13 @@ def _bsn_key(key: str) -> bool:
     return _BSN_WORDS.search(key) is not None
 
 
+@register
 class BsnDetector(Detector):
     kind = "bsn"
+    order = 30
+
+    def mask(self, value: str) -> str:
+        return masking.last_digits(value, 4, width=5)
 
     def precheck(self, value: str) -> bool:
         return len(value) >= 9 and _NUMBER.search(value) is not None

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii import mask as masking
+from diagscope.pii.base import Detector, PiiHit, register
 
 # Local part (letters of any script, digits, `._%+-`) and a domain with at least one dot.
 # The top-level domain is letters (of any script) or an IDNA A-label (`xn--p1ai`).
@@ -48,8 +49,13 @@ def _valid_domain(domain: str) -> bool:
     return all(_valid_label(label) for label in domain.split("."))
 
 
+@register
 class EmailDetector(Detector):
     kind = "email"
+    order = 10
+
+    def mask(self, value: str) -> str:
+        return masking.email_shape(value)
 
     def precheck(self, value: str) -> bool:
         return "@" in value or "%40" in value

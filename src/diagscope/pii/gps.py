@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from diagscope.pii.base import Detector, PiiHit, words
+from diagscope.pii.base import Detector, PiiHit, register, words
 
 _LOCATION_WORDS = words(r"lat", r"lon", r"lng", r"location", r"geo", r"coord", r"position",
                         r"gps", r"locatie", r"place")
@@ -16,8 +16,10 @@ def valid_pair(lat: float, lon: float) -> bool:
     return -90 <= lat <= 90 and -180 <= lon <= 180 and not (lat == 0 and lon == 0)
 
 
+@register
 class GpsDetector(Detector):
     kind = "gps"
+    order = 100
 
     def precheck(self, value: str) -> bool:
         return len(value) >= 11 and _PAIR.search(value) is not None

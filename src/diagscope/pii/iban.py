@@ -17,7 +17,8 @@ from functools import lru_cache
 from stdnum import iban, numdb
 from stdnum.exceptions import InvalidComponent, ValidationError
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii import mask as masking
+from diagscope.pii.base import Detector, PiiHit, register
 
 # Country code and check digits, then up to 30 more letters and digits (the longest IBAN
 # has 34 characters in all), one separator at most between any two of them. The space
@@ -116,8 +117,13 @@ def iban_shaped_spans(text: str) -> list[tuple[int, int]]:
     return spans + [(start, end) for start, end, _ in find_ibans(text)]
 
 
+@register
 class IbanDetector(Detector):
     kind = "iban"
+    order = 40
+
+    def mask(self, value: str) -> str:
+        return masking.iban_shape(value)
 
     def precheck(self, value: str) -> bool:
         return len(value) >= 15 and _IBAN_SHAPE.search(value) is not None

@@ -61,7 +61,8 @@ from functools import lru_cache
 
 from stdnum import luhn
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii import mask as masking
+from diagscope.pii.base import Detector, PiiHit, register
 
 DEVICE_PREFIXES = {
     "c": "a custom id chosen by the app",
@@ -293,8 +294,13 @@ def _detail(rule: _Rule, value: str) -> str:
     return f"{what} is sent in this field."
 
 
+@register
 class IdentifierDetector(Detector):
     kind = "identifier"
+    order = 120
+
+    def mask(self, value: str) -> str:
+        return masking.prefixed(value)
 
     def precheck(self, value: str) -> bool:
         return "@" not in value

@@ -23,7 +23,8 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii import mask as masking
+from diagscope.pii.base import Detector, PiiHit, register
 
 _V4 = re.compile(r"(?<![\w.])((?:\d{1,3}\.){3}\d{1,3})(?![\w]|\.\d)")
 # A full stop after an address ends a sentence; a full stop and a digit continue a number.
@@ -85,8 +86,13 @@ def _key_kind(key: str) -> str:
     return "agent" if _AGENT_KEY.search(key) is not None else ""
 
 
+@register
 class IpAddressDetector(Detector):
     kind = "ip-address"
+    order = 20
+
+    def mask(self, value: str) -> str:
+        return masking.ip_shape(value)
 
     def precheck(self, value: str) -> bool:
         return value.count(".") >= 3 or value.count(":") >= 2

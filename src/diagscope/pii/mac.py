@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii.base import Detector, PiiHit, register
 
 _MAC = re.compile(
     r"(?<![0-9A-Fa-f:.-])((?:[0-9A-Fa-f]{2}([:-]))(?:[0-9A-Fa-f]{2}\2){4}[0-9A-Fa-f]{2}"
@@ -14,8 +14,10 @@ _MAC = re.compile(
 _NOT_DEVICES = {"000000000000", "ffffffffffff"}
 
 
+@register
 class MacAddressDetector(Detector):
     kind = "mac-address"
+    order = 90
 
     def precheck(self, value: str) -> bool:
         return len(value) >= 14 and (value.count(":") >= 5 or value.count("-") >= 5

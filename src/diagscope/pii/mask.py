@@ -1,5 +1,7 @@
 """Show personal data without passing it on: enough to recognise, not to reuse.
 
+Each detector masks what it finds (`Detector.mask`), with these shapes:
+
 - e-mail: first character of the local part (then a fixed eight stars, so its length is
   not given away), first character of the domain, the top-level domain:
   `jan.jansen@minjenv.nl` -> `j********@m******.nl`
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from functools import lru_cache
 
 STAR = "*"
 #: Typed text is shown as this, whatever its length.
@@ -28,21 +32,21 @@ _URL_PARTS = re.compile(r"(?s)(?:([A-Za-z][A-Za-z0-9+.-]*):)?(//)?([^/?#]*)(.*)"
 _ID_PREFIX = re.compile(r"([A-Za-z]:)(.+)")
 
 
-def _email(value: str) -> str:
+def email_shape(value: str) -> str:
     local, _, domain = value.rpartition("@")
     head, dot, tld = domain.rpartition(".")
     if not local or not head:
-        return _generic(value)
+        return generic(value)
     return local[0] + STAR * 8 + "@" + head[0] + STAR * (len(head) - 1) + dot + tld
 
 
-def _last(value: str, keep: int, width: int | None = None) -> str:
+def last_digits(value: str, keep: int, width: int | None = None) -> str:
     digits = re.sub(r"\s", "", value)
     stars = STAR * (width if width is not None else max(0, len(digits) - keep))
     return stars + digits[-keep:] if len(digits) > keep else STAR * len(digits)
 
 
-def _ip(value: str) -> str:
+def ip_shape(value: str) -> str:
     if ":" in value:
         return value.split(":", 1)[0] + ":" + ":".join(STAR for _ in range(3))
     return value.split(".", 1)[0] + ".*.*.*"
@@ -54,7 +58,7 @@ def _host(host: str) -> str:
     except ValueError:
         pass
     else:
-        return _ip(host.strip("[]"))
+        return ip_shape(host.strip("[]"))
     labels = host.split(".")
     if len(labels) == 1:
         return host[:1] + STAR * (len(host) - 1)
@@ -62,10 +66,10 @@ def _host(host: str) -> str:
         + "." + labels[-1]
 
 
-def _url(value: str) -> str:
+def url_shape(value: str) -> str:
     match = _URL_PARTS.fullmatch(value.strip())
     if match is None:  # pragma: no cover - the pattern matches any text
-        return _generic(value)
+        return generic(value)
     scheme, slashes, authority, rest = match.groups()
     if scheme and not slashes:  # `www.msn.com:8080/x` read as scheme `www.msn.com`
         scheme, authority, rest = None, *_split_authority(value.strip())
@@ -81,14 +85,14 @@ def _split_authority(value: str) -> tuple[str, str]:
     return value[:end], value[end:]
 
 
-def _identifier(value: str) -> str:
+def prefixed(value: str) -> str:
     prefixed = _ID_PREFIX.fullmatch(value)
     if prefixed is not None:
-        return prefixed.group(1) + _generic(prefixed.group(2))
-    return _generic(value)
+        return prefixed.group(1) + generic(prefixed.group(2))
+    return generic(value)
 
 
-def _generic(value: str) -> str:
+def generic(value: str) -> str:
     n = len(value)
     if n <= 4:
         return STAR * n
@@ -96,26 +100,27 @@ def _generic(value: str) -> str:
     return value[0] + STAR * (n - 1 - keep_tail) + value[n - keep_tail:]
 
 
+def iban_shape(value: str) -> str:
+    compact = value.replace(" ", "")
+    return compact[:4] + STAR * max(0, len(compact) - 8) + compact[-4:]
+
+
+@lru_cache(maxsize=64)
+def _masker(kind: str) -> Callable[[str], str] | None:
+    from diagscope.pii.base import detector_of  # the detectors use the shapes above
+
+    detector = detector_of(kind)
+    return detector().mask if detector is not None else None
+
+
 def mask(value: str | None, kind: str | None = None) -> str | None:
+    """A value masked the way the detector of `kind` masks it (generic for kinds no detector
+    finds, such as values the client itself declared as personal data)."""
     if value is None:
         return None
-    if kind == "email" or (kind is None and "@" in value):
-        return _email(value)
-    if kind == "bsn":
-        return _last(value, 4, width=5)
-    if kind == "iban":
-        compact = value.replace(" ", "")
-        return compact[:4] + STAR * max(0, len(compact) - 8) + compact[-4:]
-    if kind == "payment-card":
-        return _last(value, 4)
-    if kind == "phone":
-        return _last(value, 2)
-    if kind == "ip-address":
-        return _ip(value)
-    if kind == "url":
-        return _url(value)
-    if kind == "identifier":
-        return _identifier(value)
-    if kind == "customer-content":
-        return HIDDEN_TEXT
-    return _generic(value)
+    masker = _masker(kind) if kind else None
+    if masker is not None:
+        return masker(value)
+    if kind is None and "@" in value:
+        return email_shape(value)
+    return generic(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii.base import Detector, PiiHit, register
 
 _NOT_PEOPLE = {"public", "default", "default user", "all users", "defaultuser0",
                "defaultapppool", "administrator", "shared", "guest", "systemprofile",
@@ -19,8 +19,10 @@ _UNIX_PROFILE = re.compile(r"(?<![\w/])(/(?:home|Users)/([^/\s:\"']+))")
 _UNC = re.compile(r"(?<![\w\\])(\\\\[A-Za-z0-9._$-]+\\[^\\\s:\"<>|]+)")
 
 
+@register
 class UserPathDetector(Detector):
     kind = "user-path"
+    order = 70
 
     def precheck(self, value: str) -> bool:
         return "\\" in value or "/home/" in value or "/Users/" in value
@@ -54,8 +56,10 @@ _DEFAULT_NAMES = re.compile(r"(?i)^(document|book|presentation|drawing|publicati
                             r"notebook|map|doc|mappe|boek|presentatie)\d*\.\w+$")
 
 
+@register
 class DocumentNameDetector(Detector):
     kind = "document-name"
+    order = 80
 
     def precheck(self, value: str) -> bool:
         return "." in value and len(value) >= 5 and _EXTENSION.search(value) is not None

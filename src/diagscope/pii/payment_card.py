@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 from stdnum import luhn
 
-from diagscope.pii.base import Detector, PiiHit, words
+from diagscope.pii import mask as masking
+from diagscope.pii.base import Detector, PiiHit, register, words
 from diagscope.pii.iban import iban_shaped_spans
 
 _GROUPED = re.compile(r"(?<![\d-])(\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5}"
@@ -48,8 +49,13 @@ def issuer(number: str) -> str | None:
     return None
 
 
+@register
 class PaymentCardDetector(Detector):
     kind = "payment-card"
+    order = 50
+
+    def mask(self, value: str) -> str:
+        return masking.last_digits(value, 4)
 
     def precheck(self, value: str) -> bool:
         return len(value) >= 13 and _RUN.search(value) is not None

@@ -20,7 +20,8 @@ from functools import lru_cache
 
 import phonenumbers
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii import mask as masking
+from diagscope.pii.base import Detector, DetectorSettings, PiiHit, register
 from diagscope.pii.iban import iban_shaped_spans
 
 # "tel" but not "telemetry" or "hotel"; "cell" as in cell phone, not a spreadsheet's cell.
@@ -52,13 +53,22 @@ def is_phone_key(key: str) -> bool:
     return _PHONE_WORDS.search(key) is not None
 
 
+@register
 class PhoneDetector(Detector):
     kind = "phone"
+    order = 60
 
     def __init__(self, region: str = "NL",
                  fallback_regions: tuple[str, ...] = DEFAULT_FALLBACK_REGIONS) -> None:
         self.region = region
         self.fallback_regions = tuple(r for r in fallback_regions if r != region)
+
+    @classmethod
+    def configured(cls, settings: DetectorSettings) -> Detector:
+        return cls(region=settings.phone_region)
+
+    def mask(self, value: str) -> str:
+        return masking.last_digits(value, 2)
 
     def precheck(self, value: str) -> bool:
         return 8 <= len(value) <= 2000 and _DIGIT_RUN.search(value) is not None

@@ -15,21 +15,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from diagscope.model import Event
-from diagscope.pii.base import Detector, PiiHit
-from diagscope.pii.bsn import BsnDetector
-from diagscope.pii.email import EmailDetector
-from diagscope.pii.gps import GpsDetector, coordinate_object
-from diagscope.pii.iban import IbanDetector
-from diagscope.pii.identifier import IdentifierDetector
-from diagscope.pii.ip import IpAddressDetector
+from diagscope.pii.base import Detector, DetectorSettings, PiiHit, registered
+from diagscope.pii.gps import coordinate_object
 from diagscope.pii.layers import Decoded, decoded_layers, describe
-from diagscope.pii.mac import MacAddressDetector
-from diagscope.pii.paths import DocumentNameDetector, UserPathDetector
-from diagscope.pii.payment_card import PaymentCardDetector
-from diagscope.pii.phone import PhoneDetector
-from diagscope.pii.title import TitleDetector
-from diagscope.pii.typed_text import TypedTextDetector
-from diagscope.pii.url import UrlDetector
 
 _MAX_DEPTH = 32
 #: Long numbers can be BSNs, card or phone numbers even when sent as integers.
@@ -90,23 +78,10 @@ _EXTENSIONS_LIMIT = 1_000
 
 
 def default_detectors(phone_region: str = "NL") -> list[Detector]:
-    """Every detector, phone numbers read in the numbering plan of `phone_region`."""
-    return [
-        EmailDetector(),
-        IpAddressDetector(),
-        BsnDetector(),
-        IbanDetector(),
-        PaymentCardDetector(),
-        PhoneDetector(region=phone_region),
-        UserPathDetector(),
-        DocumentNameDetector(),
-        MacAddressDetector(),
-        GpsDetector(),
-        UrlDetector(),
-        IdentifierDetector(),
-        TitleDetector(),
-        TypedTextDetector(),
-    ]
+    """Every registered detector, phone numbers read in the numbering plan of
+    `phone_region`."""
+    settings = DetectorSettings(phone_region=phone_region)
+    return [detector.configured(settings) for detector in registered()]
 
 
 class Scanner:

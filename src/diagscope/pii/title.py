@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii.base import Detector, PiiHit, register
 
 _TITLE_KEY = re.compile(r".*title|(?:window)?caption")
 _NOT_CONTENT_KEYS = frozenset({"jobtitle"})
@@ -58,8 +58,10 @@ def is_free_text_title(value: str) -> bool:
                and not _DEFAULT_NAME.fullmatch(p) for p in parts)
 
 
+@register
 class TitleDetector(Detector):
     kind = "title"
+    order = 130
 
     def find(self, field: str, key: str, value: str) -> Iterator[PiiHit]:
         if is_title_key(key) and is_free_text_title(value):

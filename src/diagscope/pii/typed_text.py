@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii import mask as masking
+from diagscope.pii.base import Detector, PiiHit, register
 from diagscope.pii.layers import json_document, json_leaves
 
 _TYPED_KEY = re.compile(
@@ -69,8 +70,13 @@ def _where(paths: list[str]) -> str:
     return f"{len(paths)} words, inside JSON at {paths[0]} and after"
 
 
+@register
 class TypedTextDetector(Detector):
     kind = "customer-content"
+    order = 140
+
+    def mask(self, value: str) -> str:
+        return masking.HIDDEN_TEXT
 
     def find(self, field: str, key: str, value: str) -> Iterator[PiiHit]:
         typed_field = is_typed_text_key(key)

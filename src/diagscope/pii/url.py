@@ -38,7 +38,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-from diagscope.pii.base import Detector, PiiHit
+from diagscope.pii import mask as masking
+from diagscope.pii.base import Detector, PiiHit, register
 from diagscope.pii.paths import DOCUMENT_EXTENSIONS
 
 #: Host names (and their subdomains) of Microsoft infrastructure: not a page a user chose.
@@ -132,8 +133,13 @@ def _detail(what: str, tokens: list[str], stray: str) -> str:
     return sentence + "."
 
 
+@register
 class UrlDetector(Detector):
     kind = "url"
+    order = 110
+
+    def mask(self, value: str) -> str:
+        return masking.url_shape(value)
 
     def precheck(self, value: str) -> bool:
         return "." in value or "://" in value

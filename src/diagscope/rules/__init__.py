@@ -1,31 +1,28 @@
 """The rules every telemetry request and event is judged by.
 
-Adding a rule means adding a module with one `Rule` subclass and listing it here; the
-pipeline runs whatever this registry holds.
+Every module in this package holds one rule class registered with `@register`; importing
+the package imports them all, so a new rule is one new file and nothing else changes.
 """
 
-from diagscope.rules.base import RequestContext, Rule
-from diagscope.rules.catalogue import UnknownEventRule
-from diagscope.rules.destination import DestinationRule
-from diagscope.rules.level import LevelRule
-from diagscope.rules.personal_data import PersonalDataRule
-from diagscope.rules.purpose import PurposeRule
-from diagscope.rules.transport import TransportRule
-from diagscope.rules.undecodable import UndecodableRule
-from diagscope.rules.undocumented_field import UndocumentedFieldRule
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from diagscope.rules.base import RequestContext, Rule, register, registered
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def default_rules() -> list[Rule]:
-    return [
-        UndecodableRule(),
-        TransportRule(),
-        DestinationRule(),
-        LevelRule(),
-        PurposeRule(),
-        UnknownEventRule(),
-        UndocumentedFieldRule(),
-        PersonalDataRule(),
-    ]
+    """One instance of every registered rule, in their stable order."""
+    return [rule() for rule in registered()]
 
 
-__all__ = ["RequestContext", "Rule", "default_rules"]
+def rule_names() -> list[str]:
+    return [rule.name for rule in registered()]
+
+
+__all__ = ["RequestContext", "Rule", "default_rules", "register", "rule_names"]

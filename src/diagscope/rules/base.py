@@ -1,12 +1,19 @@
-"""What a rule sees and how it reports: one small class per rule, registered in __init__."""
+"""What a rule sees and how it reports: one small class per rule, found by the registry.
+
+A rule module defines one `Rule` subclass and decorates it with `@register`; the package
+imports every module in it, so adding a rule is adding one file. Findings are made by the
+rule object (`self.about(event, ...)`, `self.on_request(ctx, ...)`), which puts its own name
+on them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar, TypeVar
 
 from diagscope.classify.classifier import Classifier
-from diagscope.model import DecodedBody, Event, Finding, Product, Request
+from diagscope.model import DecodedBody, Event, Finding, Product, Request, Severity
 from diagscope.pii.canary import CanarySet
 from diagscope.policy.model import Policy
 from diagscope.sources.viewer import ViewerFacts, viewer_facts
@@ -35,12 +42,48 @@ class RequestContext:
 
 
 class Rule:
-    """A rule judges a request once and each of its events; either hook may stay empty."""
+    """A rule judges a request once and each of its events; either hook may stay empty.
 
-    name: str = ""
+    `name` is what findings carry in their `rule` column (part of the export contract);
+    `order` places the rule among the others, so findings keep one stable order.
+    """
+
+    name: ClassVar[str] = ""
+    order: ClassVar[int] = 100
 
     def check_request(self, ctx: RequestContext) -> Iterable[Finding]:
         return ()
 
     def check_event(self, event: Event, ctx: RequestContext) -> Iterable[Finding]:
         return ()
+
+    def about(self, event: Event, severity: Severity, detail: str, clause: str,
+              **fields: str | None) -> Finding:
+        """A finding of this rule on one event, which it names by index, name and product."""
+        return Finding(rule=self.name, severity=severity, detail=detail, clause=clause,
+                       event_index=event.index, event_name=event.name, product=event.product,
+                       **fields)
+
+    def on_request(self, ctx: RequestContext, severity: Severity, detail: str, clause: str,
+                   **fields: str | None) -> Finding:
+        """A finding of this rule on the request as a whole."""
+        return Finding(rule=self.name, severity=severity, detail=detail, clause=clause,
+                       product=ctx.product, **fields)
+
+
+_RULES: dict[str, type[Rule]] = {}
+R = TypeVar("R", bound=type[Rule])
+
+
+def register(rule: R) -> R:
+    """Class decorator: make a rule known to every inspector."""
+    if not rule.name:
+        raise ValueError(f"{rule.__name__} has no name")
+    if rule.name in _RULES and _RULES[rule.name] is not rule:
+        raise ValueError(f"two rules are named {rule.name!r}")
+    _RULES[rule.name] = rule
+    return rule
+
+
+def registered() -> list[type[Rule]]:
+    return sorted(_RULES.values(), key=lambda r: (r.order, r.name))

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from diagscope.model import Event, Finding, Rule, Severity
-from diagscope.rules.base import RequestContext
-from diagscope.rules.base import Rule as BaseRule
+from diagscope.model import Event, Finding, Severity
+from diagscope.rules.base import RequestContext, Rule, register
 
 
-class UnknownEventRule(BaseRule):
-    name = Rule.UNKNOWN_EVENT
+@register
+class UnknownEventRule(Rule):
+    name = "unknown-event"
+    order = 60
 
     def check_event(self, event: Event, ctx: RequestContext) -> Iterator[Finding]:
         facts = ctx.classifier.facts(event.name)
         if facts.catalogue is not None or facts.override is not None:
             return
         name = event.name or "(no name)"
-        yield Finding.about(
-            event, Rule.UNKNOWN_EVENT, Severity.REVIEW,
+        yield self.about(
+            event, Severity.REVIEW,
             f"Event {name} is not in Microsoft's published catalogue of diagnostic "
             "events, nor listed by the policy.",
             ctx.policy.catalogue_clause,

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from diagscope.model import Finding, Rule, Severity
+from diagscope.model import Finding, Severity
 from diagscope.policy.endpoints import Destination, destination_of
-from diagscope.rules.base import RequestContext
-from diagscope.rules.base import Rule as BaseRule
+from diagscope.rules.base import RequestContext, Rule, register
 
 #: A region that routes anywhere (a global front door) is not known to stay in the required
 #: region, but is not known to leave it either: a reviewer decides.
@@ -30,8 +29,10 @@ def _sources(destination: Destination) -> str:
         s.describe() for s in destination.sources[:2]) + ")"
 
 
-class DestinationRule(BaseRule):
-    name = Rule.DESTINATION
+@register
+class DestinationRule(Rule):
+    name = "destination"
+    order = 30
 
     def check_request(self, ctx: RequestContext) -> Iterator[Finding]:
         if ctx.request.scheme in ("ddv", "file"):
@@ -42,10 +43,7 @@ class DestinationRule(BaseRule):
         host = found.host
 
         def finding(severity: Severity, detail: str) -> Finding:
-            return Finding(
-                rule=Rule.DESTINATION, severity=severity, detail=detail,
-                clause=destinations.clause, product=ctx.product, value=host,
-            )
+            return self.on_request(ctx, severity, detail, destinations.clause, value=host)
 
         if found.known_by == "not-microsoft":
             yield finding(

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from diagscope.model import LEVEL_RANK, Event, Finding, Level, Product, Rule, Severity
-from diagscope.rules.base import RequestContext
-from diagscope.rules.base import Rule as BaseRule
+from diagscope.model import LEVEL_RANK, Event, Finding, Level, Product, Severity
+from diagscope.rules.base import RequestContext, Rule, register
 
 
-class LevelRule(BaseRule):
-    name = Rule.LEVEL
+@register
+class LevelRule(Rule):
+    name = "level"
+    order = 40
 
     def check_event(self, event: Event, ctx: RequestContext) -> Iterator[Finding]:
         policy = ctx.policy
         if event.level is Level.UNKNOWN:
-            yield Finding.about(
-                event, Rule.LEVEL, Severity.REVIEW,
+            yield self.about(
+                event, Severity.REVIEW,
                 f"The diagnostic level of this event could not be determined: "
                 f"{event.level_reason}.",
                 policy.unknown_level_clause,
@@ -32,8 +33,8 @@ class LevelRule(BaseRule):
                 )
                 if allowed is None or LEVEL_RANK[event.level] <= LEVEL_RANK[allowed]:
                     return
-                yield Finding.about(
-                    event, Rule.LEVEL, Severity.REVIEW,
+                yield self.about(
+                    event, Severity.REVIEW,
                     f"Event of unknown product at level {event.level.value}, above the "
                     f"lowest agreed level ({allowed.value}); its product decides whether "
                     "this is allowed.",
@@ -42,8 +43,8 @@ class LevelRule(BaseRule):
             return
         allowed = product_policy.max_level
         if LEVEL_RANK[event.level] > LEVEL_RANK[allowed]:
-            yield Finding.about(
-                event, Rule.LEVEL, Severity.VIOLATION,
+            yield self.about(
+                event, Severity.VIOLATION,
                 f"{event.product.value.capitalize()} event at level {event.level.value} "
                 f"exceeds the agreed maximum {allowed.value} ({event.level_reason}).",
                 product_policy.clause,

@@ -18,11 +18,10 @@ from typing import Any
 
 from diagscope.classify.purpose import privacy_categories
 from diagscope.fields import value_at
-from diagscope.model import Event, Finding, Rule, Severity
+from diagscope.model import Event, Finding, Severity
 from diagscope.pii.mask import mask
 from diagscope.pii.scan import scanner_for, string_values
-from diagscope.rules.base import RequestContext
-from diagscope.rules.base import Rule as BaseRule
+from diagscope.rules.base import RequestContext, Rule, register
 
 # What a client-side hash of a declared PII field looks like (HASH_PII): hex digests.
 _HASHED = re.compile(r"[0-9A-Fa-f]{32,128}|[A-Za-z0-9+/]{43}=")
@@ -49,8 +48,10 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class PersonalDataRule(BaseRule):
-    name = Rule.PERSONAL_DATA
+@register
+class PersonalDataRule(Rule):
+    name = "personal-data"
+    order = 80
 
     def check_event(self, event: Event, ctx: RequestContext) -> Iterator[Finding]:
         policy = ctx.policy.personal_data
@@ -60,7 +61,7 @@ class PersonalDataRule(BaseRule):
         def finding(kind: str, field: str, value: str | None, detail: str,
                     clause: str | None = None) -> Finding:
             reported.add((field, kind))
-            return Finding.about(event, Rule.PERSONAL_DATA, Severity.VIOLATION, detail,
+            return self.about(event, Severity.VIOLATION, detail,
                                  clause or policy.clause, field=field, pii_kind=kind,
                                  value=value)
 

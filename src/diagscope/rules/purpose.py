@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from diagscope.model import Event, Finding, Rule, Severity
-from diagscope.rules.base import RequestContext
-from diagscope.rules.base import Rule as BaseRule
+from diagscope.model import Event, Finding, Severity
+from diagscope.rules.base import RequestContext, Rule, register
 
 
-class PurposeRule(BaseRule):
-    name = Rule.PURPOSE
+@register
+class PurposeRule(Rule):
+    name = "purpose"
+    order = 50
 
     def check_event(self, event: Event, ctx: RequestContext) -> Iterator[Finding]:
         policy = ctx.policy
         purpose = policy.purposes.get(event.purpose)
         if purpose is None:
-            yield Finding.about(
-                event, Rule.PURPOSE, Severity.REVIEW,
+            yield self.about(
+                event, Severity.REVIEW,
                 f"The purpose of this event could not be established "
                 f"({event.purpose_reason}).",
                 policy.unknown_purpose_clause,
             )
         elif not purpose.permitted:
-            yield Finding.about(
-                event, Rule.PURPOSE, Severity.VIOLATION,
+            yield self.about(
+                event, Severity.VIOLATION,
                 f"Event serves the forbidden purpose {event.purpose} "
                 f"({purpose.description}): {event.purpose_reason}.",
                 purpose.clause,

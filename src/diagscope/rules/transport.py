@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from diagscope.model import Finding, Rule, Severity
-from diagscope.rules.base import RequestContext
-from diagscope.rules.base import Rule as BaseRule
+from diagscope.model import Finding, Severity
+from diagscope.rules.base import RequestContext, Rule, register
 
 
-class TransportRule(BaseRule):
-    name = Rule.TRANSPORT
+@register
+class TransportRule(Rule):
+    name = "transport"
+    order = 20
 
     def check_request(self, ctx: RequestContext) -> Iterator[Finding]:
         transport = ctx.policy.transport
         # A Diagnostic Data Viewer row travelled nowhere (scheme "ddv"): nothing to judge.
         if ctx.request.scheme.lower() == "http" and not transport.plaintext_http_allowed:
-            yield Finding(
-                rule=Rule.TRANSPORT, severity=Severity.VIOLATION,
-                detail=f"Telemetry sent over plain HTTP to {ctx.request.host}:"
-                f"{ctx.request.port}, unencrypted in transit.",
-                clause=transport.clause, product=ctx.product, value=ctx.request.url,
+            yield self.on_request(
+                ctx, Severity.VIOLATION,
+                f"Telemetry sent over plain HTTP to {ctx.request.host}:{ctx.request.port}, "
+                "unencrypted in transit.",
+                transport.clause, value=ctx.request.url,
             )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from diagscope.model import DecodeStatus, Finding, Rule, Severity
-from diagscope.rules.base import RequestContext
-from diagscope.rules.base import Rule as BaseRule
+from diagscope.model import DecodeStatus, Finding, Severity
+from diagscope.rules.base import RequestContext, Rule, register
 
 _CLAUSE = (
     "Improvement plan: \"een mogelijkheid de verzamelde gegevens te verifiëren\" (a way to verify "
@@ -14,8 +13,10 @@ _CLAUSE = (
 )
 
 
-class UndecodableRule(BaseRule):
-    name = Rule.UNDECODABLE
+@register
+class UndecodableRule(Rule):
+    name = "undecodable"
+    order = 10
 
     def check_request(self, ctx: RequestContext) -> Iterator[Finding]:
         decoded = ctx.decoded
@@ -27,8 +28,9 @@ class UndecodableRule(BaseRule):
             if decoded.events
             else ""
         )
+        # Not tied to the events' product: what could not be read may be anyone's.
         yield Finding(
-            rule=Rule.UNDECODABLE,
+            rule=self.name,
             severity=Severity.REVIEW,
             detail=f"Body ({decoded.content_type or 'unknown type'}, "
             f"{decoded.content_encoding or 'identity'}) could not be decoded{where}: "

@@ -20,10 +20,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from diagscope.model import Event, Finding, Rule, Severity
+from diagscope.model import Event, Finding, Severity
 from diagscope.policy.catalogue import load_bundled
-from diagscope.rules.base import RequestContext
-from diagscope.rules.base import Rule as BaseRule
+from diagscope.rules.base import RequestContext, Rule, register
 
 _SEPARATORS = re.compile(r"[._\s]")
 #: Part C fields the 1DS SDKs and Windows' client add to every event on their own.
@@ -69,8 +68,10 @@ def undocumented(data: dict[str, Any], fields: tuple[str, ...], common: frozense
     return found
 
 
-class UndocumentedFieldRule(BaseRule):
-    name = Rule.UNDOCUMENTED_FIELD
+@register
+class UndocumentedFieldRule(Rule):
+    name = "undocumented-field"
+    order = 70
 
     def check_event(self, event: Event, ctx: RequestContext) -> Iterator[Finding]:
         entry = ctx.classifier.facts(event.name).catalogue
@@ -83,8 +84,8 @@ class UndocumentedFieldRule(BaseRule):
             return
         shown = ", ".join(extra[:_SHOWN]) + (f" and {len(extra) - _SHOWN} more"
                                              if len(extra) > _SHOWN else "")
-        yield Finding.about(
-            event, Rule.UNDOCUMENTED_FIELD, Severity.REVIEW,
+        yield self.about(
+            event, Severity.REVIEW,
             f"{len(extra)} field{'s' if len(extra) != 1 else ''} sent that Microsoft's list "
             f"does not document for {entry.name}: {shown}.",
             ctx.policy.catalogue_clause, field=f"data.{extra[0]}",

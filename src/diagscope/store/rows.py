@@ -59,7 +59,7 @@ def _finding_row(flow_id: str, f: Finding) -> dict[str, Any]:
         "event_index": f.event_index,
         "event_name": text(f.event_name),
         "product": f.product.value,
-        "rule": f.rule.value,
+        "rule": f.rule,
         "severity": f.severity.value,
         "field": text(f.field),
         "pii_kind": text(f.pii_kind),
