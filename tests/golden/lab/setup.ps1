@@ -48,12 +48,13 @@ if (Get-ChildItem Cert:\LocalMachine\Root | Where-Object Thumbprint -eq $Ca.Thum
 $State['ca_thumbprint'] = $Ca.Thumbprint
 
 # 2. Route through the proxy: WinINET (per user) and WinHTTP (services, Windows telemetry).
+$Proxy = '192.0.2.1:8080'
 $Inet = 'HKCU:\Software\Microsoft\Windows\CurrentVersion\Internet Settings'
 Set-Policy $Inet 'ProxyEnable' 1
-Set-Policy $Inet 'ProxyServer' '192.0.2.1:8080' 'String'
+Set-Policy $Inet 'ProxyServer' $Proxy 'String'
 if (-not $State.ContainsKey('winhttp')) { $State['winhttp'] = (netsh winhttp show proxy | Out-String) }
-netsh winhttp set proxy proxy-server="192.0.2.1:8080" bypass-list="<local>" | Out-Null
-Write-Host "set:       WinHTTP proxy 192.0.2.1:8080"
+netsh winhttp set proxy proxy-server="$Proxy" bypass-list="<local>" | Out-Null
+Write-Host "set:       WinHTTP proxy $Proxy"
 
 # 3. Diagnostic levels under test.
 Set-Policy 'HKCU:\Software\Policies\Microsoft\office\common\clienttelemetry' 'sendtelemetry' 3
