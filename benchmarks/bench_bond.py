@@ -24,7 +24,7 @@ from diagscope.decode.jsonstream import decode_json_stream  # noqa: E402
 from diagscope.store.jsoncodec import dumps  # noqa: E402
 
 
-def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+def best(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

@@ -52,7 +52,7 @@ def office_event(rng: random.Random, i: int) -> Event:
     return Event(i, f"Office.Word.Event{i % 40}", ext=ext, data=data)
 
 
-def timed(fn, events) -> float:  # type: ignore[no-untyped-def]
+def timed(fn, events) -> float:
     start = time.perf_counter()
     for event in events:
         fn(event)

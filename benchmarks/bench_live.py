@@ -95,11 +95,12 @@ def start_proxy(command: list[str], marker: str, env: dict[str, str]) -> tuple[s
                                                                             int]:
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)
-    assert proc.stdout is not None
-    for line in proc.stdout:
+    stdout = proc.stdout
+    assert stdout is not None
+    for line in stdout:
         if marker in line:
             port = int(line.strip().rsplit(":", 1)[1].split()[0])
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
             return proc, port
     raise RuntimeError(f"{command[0]} did not start")
 

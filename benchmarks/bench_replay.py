@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -112,6 +112,7 @@ def _sqlite_seconds(engine: Engine, capture: str) -> float:
 
     from diagscope.policy.load import DEFAULT_POLICY, load_policy
     from diagscope.replay import replay
+    from diagscope.session import RunSession, SessionSettings
 
     spent = [0.0]
     started: list[float] = []
@@ -126,13 +127,14 @@ def _sqlite_seconds(engine: Engine, capture: str) -> float:
 
     real_commit = engine.dialect.do_commit
 
-    def timed_commit(dbapi_connection: object) -> None:
+    def timed_commit(dbapi_connection: Any) -> None:
         start = time.perf_counter()
         real_commit(dbapi_connection)
         spent[0] += time.perf_counter() - start
 
     engine.dialect.do_commit = timed_commit  # type: ignore[method-assign]
-    replay([capture], loaded=load_policy(DEFAULT_POLICY), engine=engine)
+    session = RunSession(SessionSettings(), engine=engine, loaded=load_policy(DEFAULT_POLICY))
+    replay([capture], session)
     return spent[0]
 
 

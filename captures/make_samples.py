@@ -118,7 +118,7 @@ def cpp_json_headers(host: str, body_len: int) -> list[tuple[str, str]]:
 JS_PATH = "/OneCollector/1.0/?cors=true&content-type=application/x-json-stream&w=0"
 
 
-def office_json_flows() -> list:  # type: ignore[type-arg]
+def office_json_flows() -> list:
     t = START
     flows = []
     seq = 0
@@ -289,7 +289,7 @@ def bond_record(name: str, t: datetime, seq: int, level: int | None, data: dict[
     }
 
 
-def office_bond_flows() -> list:  # type: ignore[type-arg]
+def office_bond_flows() -> list:
     """Office Win32's own uploads: Bond records, raw deflate by default."""
     t = START + timedelta(minutes=5)
     other_tenant = "0f8a9b7c6d5e4f3a2b1c0d9e8f7a6b5c"
@@ -354,13 +354,14 @@ def ddv_export() -> list[dict[str, Any]]:
     record of what it sent, including an event the wire capture did not see."""
     t = START + timedelta(seconds=40)
     rows = []
-    for i, (name, data) in enumerate((
+    windows_events: tuple[tuple[str, dict[str, Any]], ...] = (
         ("Census.App", {"AppraiserEnabled": True}),
         ("Microsoft.Windows.Inventory.Core.InventoryApplicationAdd",
          {"Name": "Microsoft 365 Apps", "Version": OFFICE_VER}),
         ("Microsoft.Windows.Update.WUClient.CheckForUpdatesSucceeded",
          {"NumberOfApplicableUpdates": 0, "CallerName": "UpdateOrchestrator"}),
-    )):
+    )
+    for i, (name, data) in enumerate(windows_events):
         event = windows_event(name, t + timedelta(seconds=7 + i), 41 + i, data)
         rows.append({"Name": name, "Timestamp": event["time"], "Payload": json.dumps(event),
                      "IsCoreData": True, "DiagnosticDataTypes": [11]})

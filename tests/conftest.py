@@ -34,11 +34,11 @@ def db_path(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def capture(tmp_path: Path):  # type: ignore[no-untyped-def]
+def capture(tmp_path: Path):
     """Write flows to a capture file and return its path."""
     counter = iter(range(1000))
 
-    def write(flows: list) -> str:  # type: ignore[type-arg]
+    def write(flows: list) -> str:
         path = tmp_path / f"capture-{next(counter)}.mitm"
         write_capture(str(path), flows)
         return str(path)
@@ -47,20 +47,20 @@ def capture(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def sample_flows() -> list:  # type: ignore[type-arg]
+def sample_flows() -> list:
     import make_samples
 
     return make_samples.office_json_flows()
 
 
 def telemetry_flow(name: str, body: bytes, headers=(), path="/OneCollector/1.0/",
-                   host="self.events.data.microsoft.com", **kw):  # type: ignore[no-untyped-def]
+                   host="self.events.data.microsoft.com", **kw):
     return make_flow(name, time=1793610000.0, host=host, path=path, headers=list(headers),
                      body=body, **kw)
 
 
 @pytest.fixture(scope="session")
-def pg_server():  # type: ignore[no-untyped-def]
+def pg_server():
     from pg_support import postgres_cluster
 
     with postgres_cluster() as (url, why):
@@ -70,7 +70,7 @@ def pg_server():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def pg_url(pg_server):  # type: ignore[no-untyped-def]
+def pg_url(pg_server):
     """A fresh, empty database on the session's PostgreSQL server."""
     import uuid
 

@@ -131,7 +131,7 @@ def corpus(seed: int = 2019, per_kind: int = 12) -> list[Sample]:
     return out
 
 
-def _as_real_clients_send_it(rng: random.Random, per_kind: int, add) -> None:  # type: ignore[no-untyped-def]
+def _as_real_clients_send_it(rng: random.Random, per_kind: int, add) -> None:
     """Visited pages, device and account ids, titles and typed text, shaped like the fields
     real Windows and Edge events carry them in, and their look-alikes: Microsoft's own
     collector and settings URLs, URL templates, O.E.M. placeholders, activity GUIDs, default

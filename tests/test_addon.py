@@ -79,7 +79,7 @@ def test_bad_options_raise_options_error(tmp_path, monkeypatch):
                            if (tmp_path / "file.txt").write_text("x") else "")
 
 
-def test_a_failing_flow_does_not_stop_the_addon(db_path, monkeypatch):
+def test_a_flow_whose_judging_fails_is_stored_with_the_error(db_path, monkeypatch):
     addon = DiagscopeAddon()
     good = telemetry_flow("good", json_stream([EVENT]),
                           [("Content-Type", "application/x-json-stream")])
@@ -88,18 +88,26 @@ def test_a_failing_flow_does_not_stop_the_addon(db_path, monkeypatch):
     with taddons.context(addon) as tctx:
         # Judged in this process, so that the failure can be injected here.
         tctx.configure(addon, diagscope_db=db_path, diagscope_judge_process=False)
-        original = addon.inspector.inspect
+        assert addon.session is not None
+        inspector = addon.session.inspector
+        original = inspector.inspect
 
-        def explode(request):  # type: ignore[no-untyped-def]
+        def explode(request):
             if request.flow_id == bad.id:
                 raise RuntimeError("boom")
             return original(request)
 
-        monkeypatch.setattr(addon.inspector, "inspect", explode)
+        monkeypatch.setattr(inspector, "inspect", explode)
         addon.response(bad)
         addon.response(good)
         addon.done()
+    # The good flow is judged as usual; the bad one is kept, raw body and error, for review.
     assert [e["flow_id"] for e in exported(db_path, "events")] == [good.id]
+    (failed,) = [f for f in exported(db_path, "findings") if f["flow_id"] == bad.id]
+    assert failed["rule"] == "undecodable" and failed["severity"] == "review"
+    assert "RuntimeError: boom" in failed["detail"]
+    runs = exported(db_path, "runs")
+    assert runs[0]["requests"] == 2
 
 
 @pytest.mark.e2e

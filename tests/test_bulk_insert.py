@@ -12,7 +12,7 @@ from diagscope.store.engine import open_engine
 from diagscope.store.tables import requests, runs
 
 
-def _run(conn) -> int:  # type: ignore[no-untyped-def]
+def _run(conn) -> int:
     return conn.execute(insert(runs).values(
         policy_name="p", policy_version="1", policy_sha256="0" * 64, policy_text="",
         policy_resolved={}, tool_version="t", mitmproxy_version="m", source_kind="replay",
@@ -20,7 +20,7 @@ def _run(conn) -> int:  # type: ignore[no-untyped-def]
     )).inserted_primary_key[0]
 
 
-def _rows(run_id: int, first_seq: int) -> list[dict]:  # type: ignore[type-arg]
+def _rows(run_id: int, first_seq: int) -> list[dict]:
     base = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
     return [{
         "run_id": run_id, "seq": first_seq + i, "flow_id": f"f{first_seq + i}",
@@ -37,7 +37,7 @@ def _rows(run_id: int, first_seq: int) -> list[dict]:  # type: ignore[type-arg]
     } for i in range(5)]
 
 
-def _stored(conn, run_id: int) -> list[dict]:  # type: ignore[type-arg]
+def _stored(conn, run_id: int) -> list[dict]:
     result = conn.execute(select(requests).where(requests.c.run_id == run_id)
                           .order_by(requests.c.seq))
     return [{k: v for k, v in row._mapping.items() if k not in ("id", "run_id", "seq",
@@ -46,7 +46,7 @@ def _stored(conn, run_id: int) -> list[dict]:  # type: ignore[type-arg]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, db_path):  # type: ignore[no-untyped-def]
+def engine(request, db_path):
     if request.param == "sqlite":
         return open_engine(db_path)
     return open_engine(request.getfixturevalue("pg_url"))
@@ -65,7 +65,7 @@ def test_bulk_rows_read_back_like_sqlalchemy_inserted_rows(engine):
     assert got[4]["body"] == bytes(range(256)) * 5
 
 
-def _outcome(engine, write, batch) -> object:  # type: ignore[no-untyped-def]
+def _outcome(engine, write, batch) -> object:
     """What storing a batch leaves behind: the rows read back, or the kind of refusal."""
     with engine.connect() as conn:
         with conn.begin():
@@ -82,7 +82,7 @@ def _outcome(engine, write, batch) -> object:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("odd", ["fewer columns", "unknown column", "mixed column sets"])
 def test_odd_batches_end_like_they_do_through_sqlalchemy(engine, odd):
-    def batch() -> list[dict]:  # type: ignore[type-arg]
+    def batch() -> list[dict]:
         rows = _rows(0, 0)
         if odd == "fewer columns":
             for row in rows:

@@ -36,7 +36,7 @@ def script(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
                           check=True, capture_output=True, text=True)
 
 
-def rows(path: Path) -> list[dict]:  # type: ignore[type-arg]
+def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -390,7 +390,7 @@ def test_stats_shape():
 # The command line
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 

@@ -13,7 +13,7 @@ from diagscope.store.verify import verify_run
 
 
 @pytest.fixture
-def stored(capture, sample_flows, db_path):  # type: ignore[no-untyped-def]
+def stored(capture, sample_flows, db_path):
     result = CliRunner().invoke(main, ["replay", capture(sample_flows), "--db", db_path])
     assert result.exit_code == 0
     return open_engine(db_path)

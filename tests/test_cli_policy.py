@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from diagscope.cli import main
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 

@@ -183,7 +183,7 @@ def test_mutated_records_decode_or_report(rng: random.Random, flips: int):
         event.to_cs()  # every decoded event can be shown
 
 
-def _request(body: bytes, headers: list[tuple[str, str]], path: str = "/OneCollector/1.0/"):  # type: ignore[no-untyped-def]
+def _request(body: bytes, headers: list[tuple[str, str]], path: str = "/OneCollector/1.0/"):
     from diagscope.model import Request
 
     return Request("f", T, "POST", "https", "self.events.data.microsoft.com", 443, path,

@@ -11,7 +11,7 @@ from diagscope.model import Request
 
 
 def req(path="/OneCollector/1.0/", method="POST", host="self.events.data.microsoft.com",
-        headers=()):  # type: ignore[no-untyped-def]
+        headers=()):
     from datetime import UTC, datetime
 
     return Request("f", datetime.now(UTC), method, "https", host, 443, path, list(headers), b"")

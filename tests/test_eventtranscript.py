@@ -38,7 +38,7 @@ SHOWN_AS_OPTIONAL = {"Microsoft.Windows.Kernel.Power.OSStateChange", "LSM.Reconn
                      "LSM.DisconnectTime", "Win32kTraceLogging.AppInteractivitySummary"}
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 

@@ -26,7 +26,7 @@ def commands() -> list[str]:
 
 
 @pytest.fixture
-def sandbox(tmp_path):  # type: ignore[no-untyped-def]
+def sandbox(tmp_path):
     for folder in ("captures", "scenarios", "policies"):
         shutil.copytree(ROOT / folder, tmp_path / folder, symlinks=False)
     settings = {"computer": "LAB-VM-01", "collected_at": "2026-11-02T10:00:00Z",

@@ -34,7 +34,7 @@ NODE_DIR = ROOT / "tests" / "node"
 
 
 @pytest.fixture
-def sdk_run(tmp_path):  # type: ignore[no-untyped-def]
+def sdk_run(tmp_path):
     if shutil.which("node") is None:
         unavailable("node is not installed")
     if not (NODE_DIR / "node_modules" / "@microsoft" / "1ds-post-js").exists():
@@ -58,7 +58,7 @@ def sdk_run(tmp_path):  # type: ignore[no-untyped-def]
     return sent, proxy, stub
 
 
-def _plain(value):  # type: ignore[no-untyped-def]
+def _plain(value):
     return value["value"] if isinstance(value, dict) and "value" in value else value
 
 

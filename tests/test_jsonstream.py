@@ -8,7 +8,7 @@ from diagscope.decode.jsonstream import decode_json_stream
 from diagscope.model import FieldMark
 
 
-def line(**kw) -> bytes:  # type: ignore[no-untyped-def]
+def line(**kw) -> bytes:
     return json.dumps(kw).encode()
 
 

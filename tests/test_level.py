@@ -48,7 +48,7 @@ def test_product(event, host, product):
     assert call.reason
 
 
-def judge(loaded_policy, event):  # type: ignore[no-untyped-def]
+def judge(loaded_policy, event):
     from datetime import UTC, datetime
 
     request = Request("f", datetime.now(UTC), "POST", "https", "h", 443, "/", [], b"")

@@ -13,7 +13,7 @@ from diagscope.store.migrate import current_revision, head_revision
 from diagscope.store.tables import metadata
 
 
-def _drift(engine) -> list:  # type: ignore[no-untyped-def,type-arg]
+def _drift(engine) -> list:
     with engine.connect() as conn:
         return compare_metadata(MigrationContext.configure(conn), metadata)
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from diagscope import replay as replay_module
 from diagscope.replay import replay
+from diagscope.session import RunSession, SessionSettings
 from diagscope.sources.flows import CaptureReader, frame_offsets
 from diagscope.sources.synthetic import gzip_bytes, json_stream, raw_deflate
 from diagscope.store.engine import open_engine
@@ -17,7 +18,7 @@ from diagscope.store.queries import iter_events, iter_findings
 from diagscope.store.tables import runs
 
 
-def flows(prefix: str, n: int) -> list:  # type: ignore[type-arg]
+def flows(prefix: str, n: int) -> list:
     out = []
     for i in range(n):
         events = [{"name": f"Office.Test.E{i % 7}", "time": "2026-11-02T09:00:00Z",
@@ -28,18 +29,20 @@ def flows(prefix: str, n: int) -> list:  # type: ignore[type-arg]
     return out
 
 
-def run_with(paths, loaded_policy, db, jobs):  # type: ignore[no-untyped-def]
+def run_with(paths, loaded_policy, db, jobs):
     engine = open_engine(db)
-    summary = replay(paths, loaded=loaded_policy, engine=engine, jobs=jobs)
+    session = RunSession(SessionSettings(), engine=engine, loaded=loaded_policy)
+    replay(paths, session, jobs=jobs)
     with engine.connect() as conn:
         head = conn.execute(select(runs.c.chain_head, runs.c.chain_length)).one()
     strip = lambda rows: [{k: v for k, v in r.items() if k != "run"} for r in rows]  # noqa: E731
-    return (summary, tuple(head), strip(iter_events(engine, summary.run_id)),
-            strip(iter_findings(engine, summary.run_id)))
+    run_id = session.run_id or 0
+    return (session.stats, tuple(head), strip(iter_events(engine, run_id)),
+            strip(iter_findings(engine, run_id)))
 
 
 @pytest.fixture
-def small_units(monkeypatch):  # type: ignore[no-untyped-def]
+def small_units(monkeypatch):
     monkeypatch.setattr(replay_module, "UNIT_FLOWS", 7)
 
 

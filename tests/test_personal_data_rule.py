@@ -18,7 +18,7 @@ from diagscope.sources.synthetic import json_stream
 REAL = Path(__file__).resolve().parent / "fixtures" / "real-samples" / "windows"
 
 
-def findings(events: list[dict], policy=None):  # type: ignore[no-untyped-def,type-arg]
+def findings(events: list[dict], policy=None):
     request = Request("f", datetime.now(UTC), "POST", "https",
                       "eu-v10c.events.data.microsoft.com", 443, "/OneCollector/1.0/",
                       [("Content-Type", "application/x-json-stream")], json_stream(events))
@@ -27,7 +27,7 @@ def findings(events: list[dict], policy=None):  # type: ignore[no-untyped-def,ty
     return [f for f in result.findings if f.rule == "personal-data"]
 
 
-def event(ext: dict | None = None, **data: object) -> dict:  # type: ignore[type-arg]
+def event(ext: dict | None = None, **data: object) -> dict:
     return {"name": "Census.Hardware", "ver": "4.0", "ext": ext or {}, "data": data}
 
 
@@ -94,7 +94,7 @@ def test_browser_version_is_no_ip_address():
     assert findings([agent]) == []
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 

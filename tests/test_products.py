@@ -25,7 +25,7 @@ WEB_SDK = {"sdk": {"ver": "1DS-Web-JS-4.2.1", "seq": 7, "epoch": "2389467123"},
 
 
 def teams_web(name: str = "scenarions", tenant: str = "bc3902d8132f43e3ae086a009979fa88"
-              ) -> dict:  # type: ignore[type-arg]
+              ) -> dict:
     return {"name": name, "ver": "4.0", "time": "2025-11-07T19:38:53.180Z",
             "iKey": f"o:{tenant}",
             "ext": {**WEB_SDK, "app": {"sesId": "b1c2"},
@@ -34,14 +34,14 @@ def teams_web(name: str = "scenarions", tenant: str = "bc3902d8132f43e3ae086a009
                      "Event": {"Source": "OneDS", "Name": name}}}
 
 
-def edge(name: str = "Microsoft.WebBrowser.SystemInfo.Config") -> dict:  # type: ignore[type-arg]
+def edge(name: str = "Microsoft.WebBrowser.SystemInfo.Config") -> dict:
     return {"name": name, "ver": "4.0", "iKey": "o:7005b72804a64fa4b2138faab88f877b",
             "ext": {"app": {"id": "M:com.microsoft.edgemac_81.0.416.68_x86_64!Microsoft Edge"},
                     "sdk": {"libVer": "EVT-MacOSX-C++-No-3.3.8.1"}},
             "data": {"EventInfo.Level": 1, "Channel": 4}}
 
 
-def editor_extension() -> dict:  # type: ignore[type-arg]
+def editor_extension() -> dict:
     # OTel names events Office.<...>; its 1DS sink turns the dots into underscores. The
     # extension runs on whatever page the user is writing on.
     return {"name": "Office_Editor_Extension_Proofing_Critique", "ver": "4.0",
@@ -50,7 +50,7 @@ def editor_extension() -> dict:  # type: ignore[type-arg]
             "data": {"Event": {"Source": "OneDS"}, "Data": {"CritiqueCount": 3}}}
 
 
-def product(event: dict, host: str = "") -> Product:  # type: ignore[type-arg]
+def product(event: dict, host: str = "") -> Product:
     return product_of(event_from_json(event, 0), host).product
 
 
@@ -109,7 +109,7 @@ def test_tenant_of(ikey, tenant):
     assert tenant_of(ikey) == tenant
 
 
-def inspect(events: list[dict], host: str, path: str = "/OneCollector/1.0/"):  # type: ignore[no-untyped-def,type-arg]
+def inspect(events: list[dict], host: str, path: str = "/OneCollector/1.0/"):
     request = Request("flow", datetime.now(UTC), "POST", "https", host, 443, path,
                       [("Content-Type", "application/x-json-stream")], json_stream(events))
     result = Inspector(load_policy().policy).inspect(request)
@@ -176,7 +176,7 @@ def test_collectors_are_telemetry_on_any_path():
     assert [e.name for e in result.decoded.events] == ["scenarions"]
 
 
-def levels(events: list[dict]) -> list[tuple[str, str, str]]:  # type: ignore[type-arg]
+def levels(events: list[dict]) -> list[tuple[str, str, str]]:
     result = inspect(events, "eu-office.events.data.microsoft.com")
     return [(e.product.value, e.level.value, e.level_reason) for e in result.decoded.events]
 

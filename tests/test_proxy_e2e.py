@@ -35,14 +35,14 @@ EVENTS = [
 
 
 @pytest.fixture
-def collector(tmp_path):  # type: ignore[no-untyped-def]
+def collector(tmp_path):
     stub = CollectorStub(tmp_path)
     yield stub
     stub.close()
 
 
 @pytest.fixture
-def proxy(tmp_path, collector):  # type: ignore[no-untyped-def]
+def proxy(tmp_path, collector):
     process = ProxyProcess(tmp_path, "--label", "e2e", upstream_ca=collector.ca)
     yield process
     if process.proc.poll() is None:
@@ -90,7 +90,10 @@ def test_forwards_every_byte_and_records_the_events(proxy, collector):
     assert row["body"] == body and row["response_status"] == 200
     events = exported(proxy, "events")
     assert [e["name"] for e in events] == ["Office.Word.FileOpen", "Office.Licensing.Heartbeat"]
-    assert "run 1: 1 telemetry requests, 2 events" in "\n".join(proxy.seen)
+    said = "\n".join(proxy.seen)
+    # The same summary replay prints: one session behind both doors.
+    assert "Run 1 (slm-rijk-2019" in said
+    assert "telemetry requests:  1" in said and "events:              2" in said
     assert (proxy.folder / "session.mitm").stat().st_size > len(body)
     assert (proxy.folder / "session.mitm").stat().st_mode & 0o077 == 0
 
@@ -215,7 +218,7 @@ def test_block_answers_violations_itself(tmp_path, collector):
     assert collector.received == []  # nothing reached the collector
     (row,) = stored(proxy)
     assert row["action"] == "blocked" and row["response_status"] == 204
-    assert "1 blocked" in "\n".join(proxy.seen)
+    assert "blocked:             1" in "\n".join(proxy.seen)
 
 
 def test_kill_minus_nine_keeps_acknowledged_requests(proxy, collector):

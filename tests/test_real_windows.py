@@ -35,19 +35,19 @@ DOCUMENTED = {
 }
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     result = CliRunner().invoke(main, list(args))
     return result
 
 
-def jsonl(*args: str) -> list[dict]:  # type: ignore[type-arg]
+def jsonl(*args: str) -> list[dict]:
     result = run(*args, "--format", "jsonl")
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in result.output.splitlines()]
 
 
 @pytest.fixture(scope="module")
-def judged(tmp_path_factory):  # type: ignore[no-untyped-def]
+def judged(tmp_path_factory):
     db = str(tmp_path_factory.mktemp("real") / "real.sqlite")
     result = run("replay", str(DDV_JSON), str(DDV_CSV), "--db", db)
     assert result.exit_code == 0, result.output

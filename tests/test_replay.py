@@ -20,11 +20,11 @@ EVENT = {"ver": "4.0", "name": "Office.Word.FileOpen", "time": "2026-11-02T09:00
          "data": {"EventInfo.Level": 1}}
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def jsonl(result) -> list[dict]:  # type: ignore[no-untyped-def]
+def jsonl(result) -> list[dict]:
     return [json.loads(line) for line in result.output.splitlines() if line.strip()]
 
 

@@ -24,7 +24,7 @@ CT = [("Content-Type", "application/x-json-stream")]
 EU = "eu-office.events.data.microsoft.com"
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
@@ -35,7 +35,7 @@ def office(name: str, level: int) -> dict:
 
 
 @pytest.fixture
-def sample_db(capture, sample_flows, db_path):  # type: ignore[no-untyped-def]
+def sample_db(capture, sample_flows, db_path):
     assert run("replay", capture(sample_flows), "--db", db_path, "--label", "build A")
     return db_path
 
@@ -144,7 +144,7 @@ def test_bundle_round_trip_and_sha256sum(sample_db, tmp_path):
     assert manifest["run"]["chain_head"] and manifest["policy"]["sha256"]
 
 
-def _rewrite(bundle: Path, name: str, change) -> None:  # type: ignore[no-untyped-def]
+def _rewrite(bundle: Path, name: str, change) -> None:
     with zipfile.ZipFile(bundle) as zf:
         files = {n: zf.read(n) for n in zf.namelist()}
     files[name] = change(files[name])
@@ -225,6 +225,7 @@ def test_missing_run_is_a_clean_error(sample_db):
 
 
 def _chromium(url: str, tmp_path: Path, shot: Path) -> subprocess.CompletedProcess:
+    assert CHROMIUM is not None
     return subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",

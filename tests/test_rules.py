@@ -34,7 +34,7 @@ CATALOGUE = {
 }
 
 
-def inspect(events, host="eu-office.events.data.microsoft.com", scheme="https", policy=None):  # type: ignore[no-untyped-def]
+def inspect(events, host="eu-office.events.data.microsoft.com", scheme="https", policy=None):
     policy = policy or load_policy().policy
     inspector = Inspector(policy, catalogue=CATALOGUE.get)
     request = Request(
@@ -47,12 +47,12 @@ def inspect(events, host="eu-office.events.data.microsoft.com", scheme="https", 
     return result
 
 
-def rules_of(result, index=None):  # type: ignore[no-untyped-def]
+def rules_of(result, index=None):
     return {(f.rule, f.severity.value) for f in result.findings
             if index is None or f.event_index == index}
 
 
-def office(name, level=None, **data):  # type: ignore[no-untyped-def]
+def office(name, level=None, **data):
     if level is not None:
         data["EventInfo.Level"] = level
     return {"name": name, "ver": "4.0", "data": data}

@@ -20,7 +20,7 @@ SCENARIO = ROOT / "scenarios" / "word-neither.yaml"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "lab"
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 

@@ -26,7 +26,7 @@ EVENTS = [
 HOST = "self.events.data.microsoft.com"
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
@@ -111,12 +111,12 @@ def _har(path: Path, body: bytes, as_base64: bool, copies: int = 1) -> None:
     path.write_text(json.dumps(_har_document([_har_entry(body, as_base64)] * copies)))
 
 
-def _har_document(entries: list[dict]) -> dict:  # type: ignore[type-arg]
+def _har_document(entries: list[dict]) -> dict:
     return {"log": {"version": "1.2", "creator": {"name": "x", "version": "1"},
                     "entries": entries}}
 
 
-def _har_entry(body: bytes, as_base64: bool) -> dict:  # type: ignore[type-arg]
+def _har_entry(body: bytes, as_base64: bool) -> dict:
     text = base64.b64encode(body).decode() if as_base64 else body.decode("latin-1")
     return {
         "startedDateTime": "2026-11-02T09:00:00.000Z", "time": 5,

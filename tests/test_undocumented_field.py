@@ -29,7 +29,7 @@ CATALOGUE = {
 }
 
 
-def judge(data: dict) -> list:  # type: ignore[type-arg]
+def judge(data: dict) -> list:
     events = [{"name": name, "ver": "4.0", "data": data} for name in CATALOGUE]
     request = Request("f", datetime.now(UTC), "POST", "https",
                       "eu-office.events.data.microsoft.com", 443, "/OneCollector/1.0/",

@@ -1,111 +1,129 @@
-"""The mitmproxy addon: hands every finished flow to the pipeline and stores the result.
+"""The mitmproxy addon: hands every finished flow to the run's session and its recorder.
 
 The proxy must keep forwarding whatever happens here, so every per-flow step is guarded
 and failures are logged, never raised into mitmproxy. Judging and storing run on the
 recorder's worker thread; only `--block` judges in the request hook, because it must
 decide before the request goes upstream.
+
+The addon's options (`OPTIONS`) are declared once: `load` registers them with mitmproxy,
+and `diagscope proxy` builds its command-line flags from the same table, so
+`mitmdump -s addons/diagscope_addon.py --set diagscope_...` and `diagscope proxy --...`
+are one and the same thing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
+import sys
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 from mitmproxy import ctx, exceptions, http
 
 from diagscope.model import Severity
-from diagscope.pii.canary import CanarySet, canary_set
-from diagscope.pipeline import Inspection, Inspector
-from diagscope.policy.load import DEFAULT_POLICY, LoadedPolicy, PolicyError, load_policy
-from diagscope.recorder import Recorder, init_judge
+from diagscope.pipeline import Inspection
+from diagscope.policy.load import DEFAULT_POLICY
+from diagscope.recorder import Recorder
+from diagscope.redact import HIDDEN, credential_secret
+from diagscope.session import COMPLETE, RunSession, SessionError, SessionSettings
 from diagscope.sources.flows import request_from_flow
-from diagscope.store.engine import DEFAULT_DB, open_engine
-from diagscope.store.writer import CaptureInfo, RunWriter, capture_info, finish_run, start_run
+from diagscope.store.engine import DEFAULT_DB
+from diagscope.store.writer import CaptureInfo, capture_info
 
 log = logging.getLogger(__name__)
 
 #: What the collector answers when asked for no response body (`NoResponseBody=true`).
 BLOCKED_STATUS = 204
+#: Flows already handed over, remembered so a flow's `response` and a later `error` are not
+#: stored twice; bounded, because a long session sees millions of flows.
+HANDLED_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class AddonOption:
+    """One diagscope option: its mitmproxy name, type, default, help and CLI flag."""
+
+    name: str
+    typespec: Any
+    default: Any
+    help: str
+    flag: str
+
+
+OPTIONS: tuple[AddonOption, ...] = (
+    AddonOption("diagscope_policy", str, DEFAULT_POLICY,
+                "Bundled policy name or path to a policy YAML file.", "--policy"),
+    AddonOption("diagscope_db", str, DEFAULT_DB,
+                "SQLite file path or SQLAlchemy database URL.", "--db"),
+    AddonOption("diagscope_label", str, "",
+                "Label for this run, e.g. the build under test.", "--label"),
+    AddonOption("diagscope_canary", Sequence[str], [],
+                "A value planted by the tester ([label=]value), searched in every encoding; "
+                "repeatable. Never stored in clear.", "--canary"),
+    AddonOption("diagscope_canary_file", Sequence[str], [],
+                "A file of canaries, one [label=]value a line; repeatable.", "--canary-file"),
+    AddonOption("diagscope_scenario", str, "",
+                "The scenario being played: stored with the run, its canaries searched for.",
+                "--scenario"),
+    AddonOption("diagscope_settings", str, "",
+                "The zip collect.ps1 wrote on the test machine, stored with the run.",
+                "--settings"),
+    AddonOption("diagscope_judge_process", bool, True,
+                "Judge telemetry in a separate process, so forwarding is not slowed.",
+                "--judge-process"),
+    AddonOption("diagscope_block", bool, False,
+                "Answer violating telemetry with 204 instead of forwarding it.", "--block"),
+)
+OPTION_NAMES = frozenset(o.name for o in OPTIONS)
 
 
 class DiagscopeAddon:
     def __init__(self, on_stored: Callable[[Inspection], None] | None = None) -> None:
         self.on_stored = on_stored
-        self.loaded: LoadedPolicy | None = None
-        self.inspector: Inspector | None = None
-        self.canaries: CanarySet | None = None
-        self.engine = None
-        self.run_id: int | None = None
+        self.session: RunSession | None = None
         self.recorder: Recorder | None = None
-        self._db: str | None = None
         self._pending: dict[str, http.HTTPFlow] = {}
-        self._handled: set[str] = set()
+        self._handled: OrderedDict[str, None] = OrderedDict()
         self._early: dict[str, Inspection] = {}
 
     @property
-    def telemetry_requests(self) -> int:
-        return self.recorder.stats.telemetry_requests if self.recorder else 0
+    def run_id(self) -> int | None:
+        return self.session.run_id if self.session else None
 
-    def load(self, loader) -> None:  # type: ignore[no-untyped-def]
-        loader.add_option(
-            "diagscope_policy", str, DEFAULT_POLICY,
-            "diagscope policy: a bundled policy name or a path to a policy YAML file.",
-        )
-        loader.add_option(
-            "diagscope_db", str, DEFAULT_DB,
-            "diagscope database: a SQLite file path or an SQLAlchemy URL.",
-        )
-        loader.add_option(
-            "diagscope_label", str, "",
-            "Label of this diagscope run, e.g. the build under test.",
-        )
-        loader.add_option(
-            "diagscope_canary", Sequence[str], [],
-            "Canary values planted by the tester (label=value or value); repeatable.",
-        )
-        loader.add_option(
-            "diagscope_scenario", str, "",
-            "Scenario file being played; stored with the run (its canaries are not added "
-            "here: pass them with diagscope_canary).",
-        )
-        loader.add_option(
-            "diagscope_judge_process", bool, True,
-            "Judge telemetry in a separate process, so forwarding is not slowed.",
-        )
-        loader.add_option(
-            "diagscope_block", bool, False,
-            "Answer violating telemetry requests with 204 instead of forwarding them.",
-        )
+    @property
+    def telemetry_requests(self) -> int:
+        return self.session.stats.telemetry_requests if self.session else 0
+
+    def load(self, loader: Any) -> None:
+        for option in OPTIONS:
+            loader.add_option(option.name, option.typespec, option.default, option.help)
 
     def configure(self, updated: set[str]) -> None:
-        if "diagscope_policy" in updated or self.loaded is None:
-            try:
-                self.loaded = load_policy(ctx.options.diagscope_policy)
-            except PolicyError as exc:
-                raise exceptions.OptionsError(f"diagscope_policy: {exc}") from exc
-            if self.run_id is not None:
-                raise exceptions.OptionsError("diagscope_policy cannot change while a run is open")
-        if "diagscope_canary" in updated or self.inspector is None:
-            if self.run_id is not None:
-                raise exceptions.OptionsError("diagscope_canary cannot change while a run is open")
-            try:
-                self.canaries = canary_set(ctx.options.diagscope_canary)
-            except ValueError as exc:
-                raise exceptions.OptionsError(f"diagscope_canary: {exc}") from exc
-            self.inspector = Inspector(self.loaded.policy, canaries=self.canaries)
-        if "diagscope_db" in updated or self.engine is None:
-            if self.run_id is not None and ctx.options.diagscope_db != self._db:
-                raise exceptions.OptionsError("diagscope_db cannot change while a run is open")
-            try:
-                self.engine = open_engine(ctx.options.diagscope_db)
-            except Exception as exc:
-                raise exceptions.OptionsError(
-                    f"diagscope_db: cannot open {ctx.options.diagscope_db!r}: {exc}"
-                ) from exc
-            self._db = ctx.options.diagscope_db
+        if not (updated & OPTION_NAMES or self.session is None):
+            return
+        if self.session is not None and self.session.run_id is not None:
+            changed = sorted(updated & OPTION_NAMES)
+            raise exceptions.OptionsError(f"{', '.join(changed)} cannot change while a run "
+                                          "is open")
+        try:
+            self.session = RunSession(self._settings())
+        except SessionError as exc:
+            raise exceptions.OptionsError(f"diagscope_{exc.setting}: {exc}") from None
+
+    def _settings(self) -> SessionSettings:
+        o = ctx.options
+        proxyauth = getattr(o, "proxyauth", None) or ""
+        secret = credential_secret(proxyauth)
+        return SessionSettings(
+            policy=o.diagscope_policy, db=o.diagscope_db, label=o.diagscope_label,
+            canaries=list(o.diagscope_canary), canary_files=list(o.diagscope_canary_file),
+            scenario=o.diagscope_scenario or None, settings_zip=o.diagscope_settings or None,
+            argv=list(sys.argv), source_kind="replay" if getattr(o, "rfile", None) else "proxy",
+            extra_secrets=[secret] if secret else [],
+        )
 
     def running(self) -> None:
         self._ensure_run()
@@ -133,57 +151,44 @@ class DiagscopeAddon:
         return out
 
     def _ensure_run(self) -> None:
-        if self.run_id is not None or self.engine is None or self.loaded is None:
+        session = self.session
+        if session is None or session.run_id is not None:
             return
-        assert self.inspector is not None
-        captures = self._captures()
-        self.run_id = start_run(
-            self.engine,
-            loaded=self.loaded,
-            label=ctx.options.diagscope_label,
-            source_kind="replay" if getattr(ctx.options, "rfile", None) else "proxy",
-            captures=captures,
-            canaries=self.canaries,
-            scenario=self._scenario_record(),
-        )
-        self.recorder = Recorder(
-            self.inspector, RunWriter(self.engine, self.run_id), on_stored=self.on_stored,
-            judges=self._judges(),
-        )
-        log.info("diagscope: recording run %s in %s", self.run_id, self._db)
+        session.start(self._captures())
+        judges = session.worker_pool(1) if ctx.options.diagscope_judge_process else None
+        self.recorder = Recorder(session, judges=judges, on_stored=self.on_stored)
+        for notice in session.notices():
+            log.warning("diagscope: %s", notice)
+        log.info("diagscope: recording run %s", session.run_id)
 
-    def _judges(self) -> Executor | None:
-        """A separate process for judging, so the proxy's own process only forwards."""
-        if not ctx.options.diagscope_judge_process or self.loaded is None:
-            return None
-        context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(1, mp_context=context, initializer=init_judge,
-                                   initargs=(self.loaded.policy, self.canaries))
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        self._forget_password(flow)
 
-    def _scenario_record(self) -> dict | None:  # type: ignore[type-arg]
-        path = ctx.options.diagscope_scenario
-        if not path:
-            return None
-        from diagscope.scenario import ScenarioError, load_scenario
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self._forget_password(flow)
 
-        try:
-            return load_scenario(path).record()
-        except ScenarioError as exc:
-            log.error("diagscope: scenario not stored: %s", exc)
-            return None
+    @staticmethod
+    def _forget_password(flow: http.HTTPFlow) -> None:
+        """mitmproxy's proxyauth keeps (user, password) in the flow's metadata, and the
+        session's capture file would store it; by the time this addon runs (after proxyauth)
+        the password has done its work and is replaced."""
+        credentials = flow.metadata.get("proxyauth")
+        if isinstance(credentials, tuple) and len(credentials) == 2:
+            flow.metadata["proxyauth"] = (credentials[0], HIDDEN)
 
     async def request(self, flow: http.HTTPFlow) -> None:
         # Remembered so that a flow that never completes is still recorded at shutdown.
         if flow.id in self._handled:
             return
         self._pending[flow.id] = flow
-        if not ctx.options.diagscope_block or self.inspector is None or flow.response:
+        session = self.session
+        if not ctx.options.diagscope_block or session is None or flow.response:
             return
         try:
             request = request_from_flow(flow)
-            if not self.inspector.is_telemetry(request):
+            if not session.inspector.is_telemetry(request):
                 return
-            inspection = await asyncio.to_thread(self.inspector.inspect, request)
+            inspection = await asyncio.to_thread(session.inspector.inspect, request)
             if inspection and any(f.severity is Severity.VIOLATION for f in inspection.findings):
                 flow.response = http.Response.make(BLOCKED_STATUS)
                 flow.metadata["diagscope_blocked"] = True
@@ -199,14 +204,23 @@ class DiagscopeAddon:
     def error(self, flow: http.HTTPFlow) -> None:
         self._handle(flow)
 
+    def _remember(self, flow_id: str) -> bool:
+        """True the first time a flow is seen; the memory of flows is bounded."""
+        if flow_id in self._handled:
+            return False
+        self._handled[flow_id] = None
+        if len(self._handled) > HANDLED_LIMIT:
+            self._handled.popitem(last=False)
+        return True
+
     def _handle(self, flow: http.HTTPFlow) -> None:
         self._pending.pop(flow.id, None)
-        if flow.id in self._handled:
+        if not self._remember(flow.id):
             return
-        self._handled.add(flow.id)
         try:
             self._ensure_run()
-            assert self.recorder is not None
+            if self.recorder is None:
+                return
             early = self._early.pop(flow.id, None)
             source = getattr(ctx.options, "rfile", None) or None
             request = early.request if early else request_from_flow(flow, source=source)
@@ -223,10 +237,9 @@ class DiagscopeAddon:
         self._pending.clear()
         if self.recorder is not None:
             self.recorder.close()
-        if self.engine is not None and self.run_id is not None:
+        session = self.session
+        if session is not None and session.run_id is not None and session.status is None:
             try:
-                finish_run(self.engine, self.run_id, status="complete",
-                           captures=self._captures() or None)
+                session.finish(COMPLETE, captures=self._captures() or None)
             except Exception:
-                log.exception("diagscope: could not close run %s", self.run_id)
-
+                log.exception("diagscope: could not close run %s", session.run_id)

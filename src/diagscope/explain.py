@@ -74,7 +74,7 @@ def explain_request(engine: Engine, run_id: int, flow_id: str, event_index: int 
     return "\n".join(lines)
 
 
-def _finding_lines(f: dict) -> list[str]:  # type: ignore[type-arg]
+def _finding_lines(f: dict) -> list[str]:
     head = f"  - {f['rule']} {f['severity']}"
     if f["field"]:
         head += f" in {f['field']}"

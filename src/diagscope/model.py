@@ -60,7 +60,8 @@ PRODUCT_LEVELS: dict[str, tuple[Level, ...]] = {
 
 def level_above(level: Level, product: str) -> Level:
     """The next level the product offers above `level` (the highest stays the highest)."""
-    ladder = PRODUCT_LEVELS.get(product) or tuple(sorted(LEVEL_RANK, key=LEVEL_RANK.get))
+    ladder = PRODUCT_LEVELS.get(product) or tuple(sorted(LEVEL_RANK,
+                                                         key=LEVEL_RANK.__getitem__))
     return next((lv for lv in ladder if LEVEL_RANK[lv] > LEVEL_RANK[level]), ladder[-1])
 
 

@@ -7,18 +7,21 @@ import ipaddress
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from mitmproxy import options
+from mitmproxy import exceptions, options
 from mitmproxy.tools.dump import DumpMaster
 
 from diagscope.addon import DiagscopeAddon
 from diagscope.model import LEVEL_RANK, Severity
 from diagscope.pipeline import Inspection
-from diagscope.store.engine import database_url
+from diagscope.redact import hide_url_password
+from diagscope.store.engine import DEFAULT_DB, database_url
 
 
 def is_loopback(host: str) -> bool:
@@ -30,21 +33,46 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@dataclass(slots=True)
-class ProxySettings:
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
-    policy: str = "slm-rijk-2019"
-    db: str = "diagscope.sqlite"
-    label: str = ""
-    block: bool = False
-    proxyauth: str | None = None
-    confdir: str = "~/.mitmproxy"
-    capture: str | None = None  # where the session's .mitm capture goes
-    upstream_ca: str | None = None  # extra CA for upstream (a lab collector stub)
-    mitm_options: list[str] = field(default_factory=list)  # OPTION=VALUE, as mitmdump --set
-    canaries: list[str] = field(default_factory=list)  # label=value
-    scenario_file: str | None = None
+class ProxyError(RuntimeError):
+    """The proxy cannot start: an option mitmproxy or the addon refuses."""
+
+
+@dataclass(frozen=True, slots=True)
+class MitmFlag:
+    """A mitmproxy option `diagscope proxy` offers as a flag; its help is mitmproxy's own."""
+
+    name: str
+    flag: str
+    default: Any
+    note: str = ""
+
+
+#: mitmproxy's options a lab needs on the command line, with the defaults a lab wants.
+MITM_FLAGS: tuple[MitmFlag, ...] = (
+    MitmFlag("listen_host", "--listen-host", "127.0.0.1",
+             "Loopback by default; another address needs --allow-remote and --proxyauth."),
+    MitmFlag("listen_port", "--listen-port", 8080, "0 picks a free port (printed at start)."),
+    MitmFlag("proxyauth", "--proxyauth", None,
+             "Require proxy authentication, USER:PASS (mitmproxy's proxyauth). Never stored "
+             "in clear."),
+    MitmFlag("confdir", "--confdir", "~/.mitmproxy"),
+    MitmFlag("save_stream_file", "--capture", None,
+             "Where to write the session's .mitm capture (mitmproxy's save_stream_file). "
+             "Default: a new file next to the database."),
+    MitmFlag("ssl_verify_upstream_trusted_ca", "--upstream-ca", None),
+)
+
+
+@lru_cache(maxsize=1)
+def _core_options() -> options.Options:
+    return options.Options()
+
+
+def mitm_option_help(name: str) -> str:
+    """mitmproxy's own help text of one of its core options (addons' options, such as
+    proxyauth, are not known before their addon loads: their flags carry a note instead)."""
+    known = _core_options()._options
+    return str(known[name].help) if name in known else ""
 
 
 def session_capture_path(db: str, now: datetime | None = None) -> str:
@@ -92,31 +120,18 @@ def ca_text(confdir: str) -> str:
     )
 
 
-async def _serve(settings: ProxySettings, out: TextIO) -> DiagscopeAddon:
-    opts = options.Options(
-        listen_host=settings.listen_host,
-        listen_port=settings.listen_port,
-        confdir=settings.confdir,
-    )
+async def _serve(updates: dict[str, Any], extra_sets: Sequence[str], out: TextIO
+                 ) -> DiagscopeAddon:
+    opts = options.Options()
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     addon = DiagscopeAddon(on_stored=ConsoleView(out))
     master.addons.add(addon)
-    updates: dict[str, object] = {
-        "diagscope_policy": settings.policy,
-        "diagscope_db": settings.db,
-        "diagscope_label": settings.label,
-        "diagscope_block": settings.block,
-        "diagscope_canary": settings.canaries,
-        "diagscope_scenario": settings.scenario_file or "",
-        "save_stream_file": settings.capture or session_capture_path(settings.db),
-    }
-    if settings.proxyauth:
-        updates["proxyauth"] = settings.proxyauth
-    if settings.upstream_ca:
-        updates["ssl_verify_upstream_trusted_ca"] = settings.upstream_ca
-    master.options.update(**updates)
-    if settings.mitm_options:
-        master.options.set(*settings.mitm_options)
+    try:
+        master.options.update(**updates)
+        if extra_sets:
+            master.options.set(*extra_sets)
+    except exceptions.OptionsError as exc:
+        raise ProxyError(str(exc)) from None
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -129,9 +144,10 @@ async def _serve(settings: ProxySettings, out: TextIO) -> DiagscopeAddon:
             if addrs:
                 for addr in addrs:
                     out.write(f"diagscope proxy listening on {addr[0]}:{addr[1]}\n")
-                out.write(f"recording run {addon.run_id} into {settings.db}; capture "
-                          f"{updates['save_stream_file']}\n")
-                out.write(ca_text(settings.confdir) + "\n")
+                out.write(f"recording run {addon.run_id} into "
+                          f"{hide_url_password(master.options.diagscope_db)}; capture "
+                          f"{master.options.save_stream_file}\n")
+                out.write(ca_text(master.options.confdir) + "\n")
                 out.flush()
                 return
             await asyncio.sleep(0.05)
@@ -142,21 +158,25 @@ async def _serve(settings: ProxySettings, out: TextIO) -> DiagscopeAddon:
     return addon
 
 
-def run_proxy(settings: ProxySettings, out: TextIO = sys.stdout) -> int:
+def run_proxy(updates: dict[str, Any], extra_sets: Sequence[str] = (),
+              out: TextIO = sys.stdout) -> int:
+    """Serve until stopped. `updates` are mitmproxy option values by name (the addon's
+    `diagscope_*` options among them); `extra_sets` are `name=value` as for `--set`."""
     # Everything this session writes (database, capture, mitmproxy's CA key) is the user's
     # alone: the capture holds raw telemetry, the key can intercept the lab machine's TLS.
     os.umask(0o077)
-    addon = asyncio.run(_serve(settings, out))
-    stats = addon.recorder.stats if addon.recorder else None
-    if stats is None:
+    updates = dict(updates)
+    if not updates.get("save_stream_file"):
+        updates["save_stream_file"] = session_capture_path(
+            str(updates.get("diagscope_db", DEFAULT_DB)))
+    addon = asyncio.run(_serve(updates, extra_sets, out))
+    session = addon.session
+    if session is None or session.run_id is None:
         out.write("diagscope proxy stopped before recording anything\n")
         return 1
-    out.write(
-        f"run {addon.run_id}: {stats.telemetry_requests} telemetry requests, {stats.events} "
-        f"events, {stats.violations} violations, {stats.reviews} to review"
-        + (f", {stats.blocked} blocked" if stats.blocked else "")
-        + (f", {stats.write_errors} database write errors" if stats.write_errors else "")
-        + "\n"
-    )
+    for line in session.summary_lines():
+        out.write(line + "\n")
+    for line in session.notices():
+        out.write(line + "\n")
     out.flush()
     return 0

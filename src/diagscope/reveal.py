@@ -13,7 +13,7 @@ from diagscope.model import Event, Request
 from diagscope.store.queries import request_row
 
 
-def reveal(engine: Engine, run_id: int, findings: Iterable[dict[str, Any]]) -> list[dict]:  # type: ignore[type-arg]
+def reveal(engine: Engine, run_id: int, findings: Iterable[dict[str, Any]]) -> list[dict]:
     """The findings with `value` replaced by the clear field value where it can be re-read."""
     events_of: dict[str, list[Event]] = {}
     out = []

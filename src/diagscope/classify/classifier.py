@@ -60,7 +60,8 @@ class Classifier:
         facts = self._facts.get(name)
         if facts is None:
             found = self.catalogue(name)
-            override, pattern = self._exact.get(name), name
+            override = self._exact.get(name)
+            pattern: str | None = name
             if override is None:
                 pattern = None
                 for glob, candidate in self._globs:

@@ -132,17 +132,17 @@ def _by_app(event: Event) -> ProductCall | None:
         if key == "id" and _UTC_APP_ID.match(value):
             program = value.rsplit("!", 1)[-1] if value.startswith("W:") else \
                 value[2:].split("_", 1)[0]
-            product = _app_words(program.replace(".exe", "")) or Product.WINDOWS
-            return ProductCall(product, f"ext.app.id names the program {program!r}, "
+            program_product = _app_words(program.replace(".exe", "")) or Product.WINDOWS
+            return ProductCall(program_product, f"ext.app.id names the program {program!r}, "
                                         f"logged through Windows' telemetry client")
-        product = _app_words(value)
-        if product is not None:
-            return ProductCall(product, f"ext.app.{key} is {value[:60]!r}")
+        named = _app_words(value)
+        if named is not None:
+            return ProductCall(named, f"ext.app.{key} is {value[:60]!r}")
     app_name = _data_field(event.data, "App.Name")
     if isinstance(app_name, str) and app_name:
-        product = _app_words(app_name)
-        if product is not None:
-            return ProductCall(product, f"data.App.Name is {app_name[:60]!r}")
+        named = _app_words(app_name)
+        if named is not None:
+            return ProductCall(named, f"data.App.Name is {app_name[:60]!r}")
     return None
 
 

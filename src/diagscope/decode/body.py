@@ -1,15 +1,11 @@
-"""Request body -> events: bounded inflate, content type, then the matching decoder."""
+"""Request body -> events: bounded inflate, content type, then the decoder registered for it
+(`decode.registry`)."""
 
 from __future__ import annotations
 
-from diagscope.decode.detect import (
-    BOND_COMPACT,
-    JSON_STREAM,
-    declared_content_type,
-    effective_content_type,
-)
+from diagscope.decode.detect import declared_content_type, effective_content_type
 from diagscope.decode.inflate import DEFAULT_MAX_BODY_BYTES, InflateError, inflate
-from diagscope.decode.jsonstream import decode_json_stream
+from diagscope.decode.registry import decoder_for
 from diagscope.model import DecodedBody, DecodeStatus, Event, Request
 
 
@@ -17,13 +13,6 @@ def _outcome(events: list[Event], error: str | None) -> DecodeStatus:
     if error is None:
         return DecodeStatus.OK
     return DecodeStatus.PARTIAL if events else DecodeStatus.UNDECODABLE
-
-
-def decode_bond_body(body: bytes) -> tuple[list[Event], str | None, int | None]:
-    from diagscope.decode.csprotocol import decode_records
-
-    result = decode_records(body)
-    return result.events, result.error, result.error_offset
 
 
 def decode_body(request: Request, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> DecodedBody:
@@ -37,12 +26,12 @@ def decode_body(request: Request, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) 
     except InflateError as exc:
         return DecodedBody(DecodeStatus.UNDECODABLE, declared, header_encoding, error=str(exc))
     body = inflated.data
-    content_type = effective_content_type(declared, body)
-    if content_type == JSON_STREAM:
-        result = decode_json_stream(body)
+    # A content type some decoder claims is taken at its word; any other is only a hint.
+    content_type = declared if decoder_for(declared) else effective_content_type(declared, body)
+    decode = decoder_for(content_type)
+    if decode is not None:
+        result = decode(body)
         events, error, offset = result.events, result.error, result.error_offset
-    elif content_type == BOND_COMPACT:
-        events, error, offset = decode_bond_body(body)
     else:
         events, error, offset = [], f"unrecognised content type {content_type!r}", 0
     return DecodedBody(

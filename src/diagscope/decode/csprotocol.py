@@ -23,6 +23,8 @@ from diagscope.decode.bond import (
     marshalled_header,
     to_jsonable,
 )
+from diagscope.decode.detect import BOND_COMPACT
+from diagscope.decode.registry import decoder
 from diagscope.model import PII_KINDS, Event, FieldMark
 
 #: .NET ticks (100 ns since 0001-01-01) at the Unix epoch.
@@ -271,6 +273,7 @@ def event_from_record(record: BondStruct, index: int) -> Event:
     )
 
 
+@decoder(BOND_COMPACT)
 def decode_records(body: bytes, *, limits: BondLimits | None = None) -> RecordsResult:
     """Every Record in the body; a damaged one ends decoding, the ones before it stay."""
     version = 1

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from diagscope.decode.detect import JSON_STREAM
+from diagscope.decode.registry import decoder
 from diagscope.model import PII_KINDS, Event, FieldMark
 
 # `ext.metadata.f` packs a field's declared kind into one int: type in bits 0-4, PII kind in
@@ -124,6 +126,7 @@ def event_from_json(obj: dict[str, Any], index: int) -> Event:
     )
 
 
+@decoder(JSON_STREAM)
 def decode_json_stream(body: bytes) -> JsonStreamResult:
     """Split on newlines; every non-blank line must be one JSON object.
 

@@ -12,6 +12,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from diagscope.scenario import OFFICE_SENDTELEMETRY, WINDOWS_ALLOWTELEMETRY
 
 _OFFICE_LEVELS = {v: k for k, v in OFFICE_SENDTELEMETRY.items()}
@@ -53,9 +55,11 @@ def read_settings(path: str | Path) -> tuple[dict[str, Any], bool]:
         "windows": windows,
         "configured": {
             # Not configured means Microsoft's default: Office sends Optional data too.
-            "office_level": _OFFICE_LEVELS.get(send, "not configured (optional)"),
+            "office_level": _OFFICE_LEVELS.get(send, "not configured (optional)")
+            if send is not None else "not configured (optional)",
             "sendtelemetry": send,
-            "windows_level": _WINDOWS_LEVELS.get(allow, "not configured"),
+            "windows_level": _WINDOWS_LEVELS.get(allow, "not configured")
+            if allow is not None else "not configured",
             "allowtelemetry": allow,
         },
     }
@@ -80,3 +84,14 @@ def describe(record: dict[str, Any]) -> str:
     c = record["configured"]
     return (f"Office {c['office_level']} (sendtelemetry={c['sendtelemetry']}), "
             f"Windows {c['windows_level']} (AllowTelemetry={c['allowtelemetry']})")
+
+
+def attach_to_run(engine: Engine, run_id: int, path: str | Path) -> tuple[dict[str, Any], bool]:
+    """Read collect.ps1's zip, compare it with the run's scenario and store it with the run.
+    Returns (the stored record, whether the zip also holds a viewer export)."""
+    from diagscope.store.settings import attach_settings, run_scenario
+
+    record, has_ddv = read_settings(path)
+    record["mismatches"] = compare(record, run_scenario(engine, run_id))
+    attach_settings(engine, run_id, record)
+    return record, has_ddv

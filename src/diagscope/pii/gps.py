@@ -34,7 +34,7 @@ class GpsDetector(Detector):
                              "A GPS coordinate pair (latitude, longitude) is sent.")
 
 
-def coordinate_object(field: str, value: dict) -> PiiHit | None:  # type: ignore[type-arg]
+def coordinate_object(field: str, value: dict) -> PiiHit | None:
     """A `{lat: .., lon: ..}` object (numbers, not text) is a location too."""
     if not any(k[:3].lower() == "lat" for k in value):  # cheap: runs on every object
         return None

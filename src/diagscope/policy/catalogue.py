@@ -266,3 +266,14 @@ def describe(entry: CatalogueEntry) -> str:
         lines.append(f"      commit {source.commit}, level {source.level}, "
                      f"{', '.join(source.versions)}")
     return "\n".join(lines)
+
+
+def stats_lines(figures: dict[str, Any]) -> list[str]:
+    """`stats()` as `diagscope catalogue stats` prints it."""
+    lines = []
+    for product, counts in figures["products"].items():
+        lines.append(f"{product}: {counts['events']} events, {counts['with_fields']} with "
+                     f"fields, {counts['sources']} documents")
+        lines.append("  levels: " + ", ".join(f"{k} {v}" for k, v in counts["levels"].items()))
+        lines += [f"  {document}: {count}" for document, count in counts["documents"].items()]
+    return lines

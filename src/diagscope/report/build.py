@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from diagscope.report.diff import diff_reports
+from diagscope.report.formats import renderer
 from diagscope.report.model import Report
 from diagscope.report.overview import build_report
-from diagscope.report.render import render_html, render_json, render_markdown
+from diagscope.store.queries import run_policy
 
 
 @dataclass(slots=True)
@@ -22,19 +23,11 @@ def build_for_run(engine: Engine, run_id: int, baseline: int | None = None) -> B
     report = build_report(engine, run_id)
     if baseline is not None:
         report.diff = diff_reports(build_report(engine, baseline), report)
-    from sqlalchemy import select
-
-    from diagscope.store.tables import runs
-
-    with engine.connect() as conn:
-        policy = conn.execute(select(runs.c.policy_resolved).where(runs.c.id == run_id)).scalar()
+    policy = run_policy(engine, run_id)
     forbidden = {k for k, v in (policy or {}).get("purposes", {}).items() if not v["permitted"]}
     return BuiltReport(report, forbidden)
 
 
 def render(built: BuiltReport, fmt: str, lang: str = "en") -> str:
-    if fmt == "json":
-        return render_json(built.report)
-    if fmt == "md":
-        return render_markdown(built.report, lang)
-    return render_html(built.report, lang, built.forbidden_purposes)
+    """The report in the format called `fmt` (see `report.formats`)."""
+    return renderer(fmt)(built, lang)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import platform
 import socket
 import sys
@@ -25,16 +24,16 @@ from typing import Any
 
 from mitmproxy import http
 from mitmproxy.io import FlowWriter
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from diagscope import __version__
 from diagscope.decode import DECODER_VERSIONS
+from diagscope.files import PRIVATE_MODE, private_file
 from diagscope.pii.canary import CanarySet
 from diagscope.report.build import build_for_run
 from diagscope.report.render import render_html, render_json
 from diagscope.sources.synthetic import make_flow
-from diagscope.store.queries import iter_events, iter_findings
-from diagscope.store.tables import requests, runs
+from diagscope.store.queries import iter_events, iter_findings, iter_request_rows, run_record
 from diagscope.store.writer import mitmproxy_version
 
 PERSONAL_DATA_WARNING = (
@@ -53,14 +52,14 @@ class BundleError(Exception):
     pass
 
 
-def _flow_from_row(row: Any) -> http.HTTPFlow:
-    time = row.time if row.time.tzinfo else row.time.replace(tzinfo=UTC)
+def _flow_from_row(row: dict[str, Any]) -> http.HTTPFlow:
     flow = make_flow(
-        row.flow_id, time=time.timestamp(), host=row.host, path=row.path, method=row.method,
-        scheme=row.scheme, port=row.port, headers=[tuple(h) for h in row.headers],
-        body=row.body, status=row.response_status, response_body=b"", error=row.error,
+        row["flow_id"], time=row["time"].timestamp(), host=row["host"], path=row["path"],
+        method=row["method"], scheme=row["scheme"], port=row["port"],
+        headers=[tuple(h) for h in row["headers"]], body=row["body"],
+        status=row["response_status"], response_body=b"", error=row["error"],
     )
-    flow.id = row.flow_id
+    flow.id = row["flow_id"]
     return flow
 
 
@@ -78,17 +77,14 @@ def export_bundle(
 ) -> dict[str, Any]:
     step = progress or (lambda _msg: None)
     files: dict[str, bytes] = {}
-    with engine.connect() as conn:
-        run = conn.execute(select(runs).where(runs.c.id == run_id)).one()
-        if not redact:
-            step("flows")
-            buffer = io.BytesIO()
-            writer = FlowWriter(buffer)
-            for row in conn.execution_options(yield_per=500).execute(
-                select(requests).where(requests.c.run_id == run_id).order_by(requests.c.seq)
-            ):
-                writer.add(_flow_from_row(row))
-            files["flows.mitm"] = buffer.getvalue()
+    run = run_record(engine, run_id)
+    if not redact:
+        step("flows")
+        buffer = io.BytesIO()
+        writer = FlowWriter(buffer)
+        for row in iter_request_rows(engine, run_id):
+            writer.add(_flow_from_row(row))
+        files["flows.mitm"] = buffer.getvalue()
     step("events and findings")
     files["events.jsonl"] = _jsonl(iter_events(engine, run_id))
     files["findings.jsonl"] = _jsonl(iter_findings(engine, run_id))
@@ -96,12 +92,12 @@ def export_bundle(
     built = build_for_run(engine, run_id)
     files["report.html"] = render_html(built.report, "en", built.forbidden_purposes).encode()
     files["report.json"] = render_json(built.report).encode()
-    files["policy/policy.yaml"] = run.policy_text.encode("utf-8")
+    files["policy/policy.yaml"] = run["policy_text"].encode("utf-8")
     files["policy/policy.resolved.json"] = (
-        json.dumps(run.policy_resolved, indent=2, ensure_ascii=False) + "\n"
+        json.dumps(run["policy_resolved"], indent=2, ensure_ascii=False) + "\n"
     ).encode()
-    captures = []
-    for capture in run.captures or []:
+    captures: list[dict[str, Any]] = []
+    for capture in run["captures"] or []:
         entry = dict(capture)
         path = Path(capture["path"])
         entry["included"] = False
@@ -117,13 +113,13 @@ def export_bundle(
         "warning": REDACTED_NOTE if redact else PERSONAL_DATA_WARNING,
         "redacted": redact,
         "run": {
-            "id": run.id, "label": run.label, "source_kind": run.source_kind,
-            "status": run.status,
+            "id": run["id"], "label": run["label"], "source_kind": run["source_kind"],
+            "status": run["status"],
             "started_at": built.report.run.started_at, "ended_at": built.report.run.ended_at,
-            "command": run.command, "chain_head": run.chain_head,
-            "chain_length": run.chain_length,
+            "command": run["command"], "chain_head": run["chain_head"],
+            "chain_length": run["chain_length"],
         },
-        "tool": {"diagscope": run.tool_version, "mitmproxy": run.mitmproxy_version,
+        "tool": {"diagscope": run["tool_version"], "mitmproxy": run["mitmproxy_version"],
                  "decoders": DECODER_VERSIONS},
         "exported": {
             "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -131,13 +127,13 @@ def export_bundle(
                    "python": sys.version.split()[0]},
             "host": f"{socket.gethostname()} ({platform.system()} {platform.release()})",
         },
-        "policy": {"name": run.policy_name, "version": run.policy_version,
-                   "sha256": run.policy_sha256,
+        "policy": {"name": run["policy_name"], "version": run["policy_version"],
+                   "sha256": run["policy_sha256"],
                    "file_sha256": _sha256(files["policy/policy.yaml"])},
         "captures": captures,
         # Labels and salted hashes only: whoever holds the canary values can re-derive the
         # canary findings with `diagscope verify bundle.zip --canary ...`.
-        "canaries": run.canaries,
+        "canaries": run["canaries"],
         "verdict": built.report.verdict.model_dump(),
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
@@ -149,21 +145,12 @@ def export_bundle(
 
 
 def _write_zip(out: str, files: dict[str, bytes]) -> None:
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".bundle-", suffix=".zip")
-    try:
-        with os.fdopen(fd, "wb") as fo, zipfile.ZipFile(fo, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, data in sorted(files.items()):
-                info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o600 << 16
-                zf.writestr(info, data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with private_file(out) as fo, zipfile.ZipFile(fo, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = PRIVATE_MODE << 16  # unzipped, the files stay private too
+            zf.writestr(info, data)
 
 
 @dataclass
@@ -237,6 +224,7 @@ def _reclassify(zf: zipfile.ZipFile, manifest: dict[str, Any],
     from diagscope.policy.load import LoadedPolicy
     from diagscope.policy.model import Policy
     from diagscope.replay import replay
+    from diagscope.session import RunSession, SessionSettings
     from diagscope.store.engine import open_engine
 
     problems: list[str] = []
@@ -251,15 +239,17 @@ def _reclassify(zf: zipfile.ZipFile, manifest: dict[str, Any],
         flows = Path(tmp) / "flows.mitm"
         flows.write_bytes(zf.read("flows.mitm"))
         engine = open_engine(str(Path(tmp) / "check.sqlite"))
-        summary = replay([str(flows)], loaded=loaded, engine=engine, label="bundle check",
-                         canaries=canaries)
+        session = RunSession(SessionSettings(
+            label="bundle check", canaries=[f"{label}={value}" for label, value in given]
+            if canaries is not None else []), engine=engine, loaded=loaded)
+        replay([str(flows)], session)
         enclosed_findings = _jsonl_rows(zf, "findings.jsonl")
         without_canaries = canaries is None and bool(manifest.get("canaries"))
         canary_events = {(f["flow_id"], f["event_index"]) for f in enclosed_findings
                          if f["pii_kind"] == "canary"} if without_canaries else set()
         for name, produce in (("events.jsonl", iter_events), ("findings.jsonl", iter_findings)):
             enclosed = _jsonl_rows(zf, name)
-            again = list(produce(engine, summary.run_id))
+            again = list(produce(engine, session.run_id or 0))
             a, b = _without_run(enclosed), _without_run(again)
             if without_canaries and name == "findings.jsonl":
                 # Canary findings need the canary values, which the bundle does not hold.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sqlalchemy import Engine
+
 from diagscope.report.model import DiffSection, Report
 
 
-def _finding_key(f) -> tuple[str, str, str, str, str]:  # type: ignore[no-untyped-def]
+def _finding_key(f) -> tuple[str, str, str, str, str]:
     return (f.rule, f.severity, f.event_name or "", f.field or "", f.pii_kind or "")
 
 
@@ -91,3 +93,10 @@ def diff_text(diff: DiffSection, current_run: int) -> str:
         delta = v["after"] - v["before"]
         lines.append(f"  {key}: {v['before']} -> {v['after']} ({delta:+d})")
     return "\n".join(lines)
+
+
+def diff_runs(engine: Engine, baseline_run: int, run: int) -> DiffSection:
+    """What changed from one stored run to another."""
+    from diagscope.report.overview import build_report
+
+    return diff_reports(build_report(engine, baseline_run), build_report(engine, run))

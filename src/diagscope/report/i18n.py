@@ -90,7 +90,7 @@ _TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-def translator(lang: str):  # type: ignore[no-untyped-def]
+def translator(lang: str):
     index = LANGUAGES.index(lang)
 
     def t(key: str, **kw: object) -> str:

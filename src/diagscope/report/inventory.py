@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
 
 from diagscope.policy.model import PersonalData
 from diagscope.report.model import EnvelopeIdentifier
-from diagscope.store.tables import events
 
 
 def _at(document: dict[str, Any], path: str) -> Any:
@@ -34,16 +33,17 @@ def _prefix(value: str) -> str:
     return f"{head}:" if colon and len(head) <= 3 else "(none)"
 
 
-def envelope_inventory(conn: Connection, run_id: int, personal_data: PersonalData
+def envelope_inventory(documents: Iterable[str], personal_data: PersonalData
                        ) -> list[EnvelopeIdentifier]:
+    """Count the accepted identifiers in a run's events, given as Common Schema JSON texts
+    (`store.queries.iter_event_json`); the texts are not read at all when the policy
+    accepts none."""
     accepted = [e for e in personal_data.envelope_identifiers if "*" not in e.field]
     if not accepted:
         return []
     counts = {e.field: Counter[str]() for e in accepted}
     values: dict[str, set[bytes]] = {e.field: set() for e in accepted}
-    result = conn.execution_options(stream_results=True, yield_per=2000).execute(
-        select(events.c.cs).where(events.c.run_id == run_id))
-    for (cs,) in result:
+    for cs in documents:
         document = orjson.loads(cs)
         for entry in accepted:
             value = _at(document, entry.field)

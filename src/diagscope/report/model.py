@@ -37,8 +37,8 @@ class RunInfo(BaseModel):
     command: str
     chain_head: str | None = Field(description="hash of the last stored row (see verify)")
     chain_length: int
-    scenario: dict | None = None  # type: ignore[type-arg]
-    settings: dict | None = Field(  # type: ignore[type-arg]
+    scenario: dict | None = None
+    settings: dict | None = Field(
         default=None, description="the test machine's collected settings (collect.ps1)")
 
 
@@ -116,12 +116,12 @@ class DiffSection(BaseModel):
     baseline_run: int
     new_events: list[str]
     gone_events: list[str]
-    changed_events: list[dict]  # type: ignore[type-arg]
+    changed_events: list[dict]
     new_findings: dict[str, int]
     resolved_findings: dict[str, int]
     new_endpoints: list[str]
     gone_endpoints: list[str]
-    volume: dict[str, dict[str, int]]  # type: ignore[type-arg]
+    volume: dict[str, dict[str, int]]
 
 
 class Report(BaseModel):

@@ -1,12 +1,15 @@
-"""Gather one run's numbers from the store into a `Report` (reports read only the store)."""
+"""Gather one run's numbers from the store into a `Report` (reports read only the store).
+
+The store counts and returns plain rows; this module turns them into the report's model.
+"""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from diagscope.model import LEVEL_RANK, Level
 from diagscope.policy.endpoints import destination_of
@@ -25,7 +28,8 @@ from diagscope.report.model import (
     Totals,
     Verdict,
 )
-from diagscope.store.tables import events, findings, requests, runs
+from diagscope.store.queries import findings_with_body_hash, iter_event_json, run_record
+from diagscope.store.statistics import EventGroup, HostTraffic, run_statistics
 
 _VERDICT_RANK = {"ok": 0, "review": 1, "violation": 2}
 LEVEL_ORDER = [lvl.value for lvl in sorted(LEVEL_RANK, key=LEVEL_RANK.__getitem__)] + [
@@ -35,31 +39,27 @@ _BUCKETS = [timedelta(seconds=s) for s in (1, 5, 10, 30, 60, 300, 900, 3600, 4 *
 
 
 def iso(value: datetime | None) -> str | None:
+    """An aware datetime as ISO 8601 in UTC with a Z."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _run_info(row: Any) -> RunInfo:
+def _run_info(run: dict[str, Any]) -> RunInfo:
     return RunInfo(
-        id=row.id, label=row.label, source_kind=row.source_kind, status=row.status,
-        started_at=iso(row.started_at), ended_at=iso(row.ended_at),
-        tool_version=row.tool_version, mitmproxy_version=row.mitmproxy_version,
-        command=row.command, chain_head=row.chain_head, chain_length=row.chain_length or 0,
-        scenario=row.scenario, settings=row.settings,
+        id=run["id"], label=run["label"], source_kind=run["source_kind"],
+        status=run["status"], started_at=iso(run["started_at"]), ended_at=iso(run["ended_at"]),
+        tool_version=run["tool_version"], mitmproxy_version=run["mitmproxy_version"],
+        command=run["command"], chain_head=run["chain_head"],
+        chain_length=run["chain_length"] or 0, scenario=run["scenario"],
+        settings=run["settings"],
     )
 
 
 def _timeline(rows: list[tuple[datetime, str]]) -> list[TimeBucket]:
     if not rows:
         return []
-    times = [_aware(t) for t, _ in rows]
+    times = [t for t, _ in rows]
     first, last = min(times), max(times)
     span = last - first
     size = next((b for b in _BUCKETS if span / b <= 60), _BUCKETS[-1])
@@ -67,7 +67,7 @@ def _timeline(rows: list[tuple[datetime, str]]) -> list[TimeBucket]:
     start = epoch + ((first - epoch) // size) * size
     count = int((last - start) // size) + 1
     buckets = [[0, 0] for _ in range(count)]
-    for t, (_, verdict) in zip(times, rows, strict=True):
+    for t, verdict in rows:
         slot = buckets[int((t - start) // size)]
         slot[0] += 1
         if verdict == "violation":
@@ -78,142 +78,89 @@ def _timeline(rows: list[tuple[datetime, str]]) -> list[TimeBucket]:
     ]
 
 
+def _events_by_level(groups: list[EventGroup]) -> dict[str, list[EventName]]:
+    """Every event name once per (product, level, purpose), with its worst verdict, grouped
+    by level in the order of the levels (as in the DPIA appendix)."""
+    names: dict[tuple[str, str, str, str], list[int]] = {}
+    for g in groups:
+        slot = names.setdefault((g.name, g.product, g.level, g.purpose), [0, 0])
+        slot[0] += g.count
+        slot[1] = max(slot[1], _VERDICT_RANK.get(g.verdict, 0))
+    verdict_names = {v: k for k, v in _VERDICT_RANK.items()}
+    grouped: dict[str, list[EventName]] = {lvl: [] for lvl in LEVEL_ORDER}
+    for (name, product, level, purpose), (count, worst) in sorted(names.items()):
+        grouped.setdefault(level, []).append(EventName(
+            name=name, count=count, product=product, level=level, purpose=purpose,
+            verdict=verdict_names[worst],
+        ))
+    return {k: v for k, v in grouped.items() if v}
+
+
+def _endpoints(hosts: list[HostTraffic], destinations: Destinations) -> list[Endpoint]:
+    endpoints = []
+    for h in hosts:
+        # Rows read from a viewer export or a file travelled nowhere: no destination.
+        found = destination_of(h.host, destinations) if h.scheme not in ("ddv", "file") \
+            else None
+        endpoints.append(Endpoint(
+            host=h.host, scheme=h.scheme, region=found.region if found else None,
+            allowed=found.allowed if found else None, requests=h.requests,
+            events=h.events, bytes=h.bytes,
+        ))
+    return endpoints
+
+
+def _finding_item(row: dict[str, Any]) -> FindingItem:
+    return FindingItem(
+        rule=row["rule"], severity=row["severity"], event_name=row["event_name"],
+        product=row["product"], field=row["field"], pii_kind=row["pii_kind"],
+        value=row["value"], detail=row["detail"], clause=row["clause"],
+        flow_id=row["flow_id"], event_index=row["event_index"],
+        body_sha256=row["body_sha256"],
+    )
+
+
 def build_report(engine: Engine, run_id: int) -> Report:
-    with engine.connect() as conn:
-        run = conn.execute(select(runs).where(runs.c.id == run_id)).one()
-        destinations = Destinations.model_validate(run.policy_resolved["destinations"])
-
-        office_versions = sorted(
-            v for (v,) in conn.execute(
-                select(events.c.app_ver).distinct()
-                .where(events.c.run_id == run_id, events.c.product == "office",
-                       events.c.app_ver.is_not(None))
-            )
-        )
-        os_versions = sorted(
-            v for (v,) in conn.execute(
-                select(events.c.os_ver).distinct()
-                .where(events.c.run_id == run_id, events.c.os_ver.is_not(None))
-            )
-        )
-        window = conn.execute(
-            select(func.min(events.c.time), func.max(events.c.time))
-            .where(events.c.run_id == run_id)
-        ).one()
-
-        req = conn.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(requests.c.body_size), 0),
-                func.coalesce(func.sum(requests.c.event_count), 0),
-            ).where(requests.c.run_id == run_id)
-        ).one()
-        undecodable = conn.execute(
-            select(func.count()).where(
-                requests.c.run_id == run_id,
-                requests.c.decode_status.in_(("undecodable", "partial")),
-            )
-        ).scalar_one()
-
-        by_rule: dict[str, dict[str, int]] = defaultdict(dict)
-        for rule, severity, n in conn.execute(
-            select(findings.c.rule, findings.c.severity, func.count())
-            .where(findings.c.run_id == run_id)
-            .group_by(findings.c.rule, findings.c.severity)
-        ):
-            by_rule[rule][severity] = n
-        violations = sum(s.get("violation", 0) for s in by_rule.values())
-        reviews = sum(s.get("review", 0) for s in by_rule.values())
-
-        names: dict[tuple[str, str, str, str], list[int]] = {}
-        levels: Counter[str] = Counter()
-        purposes: Counter[str] = Counter()
-        for name, product, level, purpose, verdict, n in conn.execute(
-            select(events.c.name, events.c.product, events.c.level, events.c.purpose,
-                   events.c.verdict, func.count())
-            .where(events.c.run_id == run_id)
-            .group_by(events.c.name, events.c.product, events.c.level, events.c.purpose,
-                      events.c.verdict)
-        ):
-            slot = names.setdefault((name, product, level, purpose), [0, 0])
-            slot[0] += n
-            slot[1] = max(slot[1], _VERDICT_RANK.get(verdict, 0))
-            levels[level] += n
-            purposes[purpose] += n
-        verdict_names = {v: k for k, v in _VERDICT_RANK.items()}
-        grouped: dict[str, list[EventName]] = {lvl: [] for lvl in LEVEL_ORDER}
-        for (name, product, level, purpose), (count, worst) in sorted(names.items()):
-            grouped.setdefault(level, []).append(EventName(
-                name=name, count=count, product=product, level=level, purpose=purpose,
-                verdict=verdict_names[worst],
-            ))
-        grouped = {k: v for k, v in grouped.items() if v}
-
-        endpoints = []
-        for host, scheme, n, size, n_events in conn.execute(
-            select(requests.c.host, requests.c.scheme, func.count(),
-                   func.sum(requests.c.body_size), func.sum(requests.c.event_count))
-            .where(requests.c.run_id == run_id)
-            .group_by(requests.c.host, requests.c.scheme)
-            .order_by(requests.c.host)
-        ):
-            found = destination_of(host, destinations) if scheme not in ("ddv", "file") \
-                else None
-            endpoints.append(Endpoint(
-                host=host, scheme=scheme, region=found.region if found else None,
-                allowed=found.allowed if found else None, requests=n,
-                events=n_events or 0, bytes=size or 0,
-            ))
-
-        personal_data = PersonalData.model_validate(run.policy_resolved["personal_data"])
-        inventory = envelope_inventory(conn, run_id, personal_data)
-
-        timeline_rows = [
-            (t, v) for t, v in conn.execute(
-                select(events.c.time, events.c.verdict)
-                .where(events.c.run_id == run_id, events.c.time.is_not(None))
-            )
-        ]
-
-        finding_items = [
-            FindingItem(
-                rule=r.rule, severity=r.severity, event_name=r.event_name, product=r.product,
-                field=r.field, pii_kind=r.pii_kind, value=r.value, detail=r.detail,
-                clause=r.clause, flow_id=r.flow_id, event_index=r.event_index,
-                body_sha256=r.body_sha256,
-            )
-            for r in conn.execute(
-                select(findings, requests.c.body_sha256)
-                .join(requests, (requests.c.run_id == findings.c.run_id)
-                      & (requests.c.flow_id == findings.c.flow_id))
-                .where(findings.c.run_id == run_id)
-                .order_by(requests.c.seq, findings.c.chain_seq)
-            )
-        ]
-
-    policy = run.policy_resolved
+    run = run_record(engine, run_id)
+    stats = run_statistics(engine, run_id)
+    policy = run["policy_resolved"]
+    destinations = Destinations.model_validate(policy["destinations"])
+    personal_data = PersonalData.model_validate(policy["personal_data"])
+    inventory = envelope_inventory(iter_event_json(engine, run_id), personal_data)
+    finding_items = [_finding_item(row) for row in findings_with_body_hash(engine, run_id)]
+    levels: Counter[str] = Counter()
+    purposes: Counter[str] = Counter()
+    for g in stats.event_groups:
+        levels[g.level] += g.count
+        purposes[g.purpose] += g.count
+    by_rule = stats.findings_by_rule
+    violations = sum(s.get("violation", 0) for s in by_rule.values())
+    reviews = sum(s.get("review", 0) for s in by_rule.values())
     warnings = [f"Setting mismatch: {m}. This run does not test what the scenario describes."
-                for m in ((run.settings or {}).get("mismatches") or [])]
-    if run.status == "damaged":
+                for m in ((run["settings"] or {}).get("mismatches") or [])]
+    if run["status"] == "damaged":
         warnings.append("A capture file was damaged: flows after the damage are missing.")
     return Report(
         warnings=warnings,
         generated_at=iso(datetime.now(UTC)) or "",
         run=_run_info(run),
-        build=BuildInfo(office_versions=office_versions, windows_versions=os_versions),
-        policy=PolicyInfo(name=run.policy_name, version=run.policy_version,
-                          sha256=run.policy_sha256, source=policy.get("source", "")),
-        captures=[CaptureFile(**c) for c in run.captures or []],
-        time_window={"first_event": iso(window[0]), "last_event": iso(window[1])},
-        totals=Totals(telemetry_requests=req[0], events=req[2],
-                      undecodable_requests=undecodable, request_bytes=req[1]),
+        build=BuildInfo(office_versions=sorted(stats.office_versions),
+                        windows_versions=sorted(stats.os_versions)),
+        policy=PolicyInfo(name=run["policy_name"], version=run["policy_version"],
+                          sha256=run["policy_sha256"], source=policy.get("source", "")),
+        captures=[CaptureFile(**c) for c in run["captures"] or []],
+        time_window={"first_event": iso(stats.first_event),
+                     "last_event": iso(stats.last_event)},
+        totals=Totals(telemetry_requests=stats.requests, events=stats.events,
+                      undecodable_requests=stats.undecodable_requests,
+                      request_bytes=stats.request_bytes),
         verdict=Verdict(result="FAIL" if violations else "PASS", violations=violations,
-                        reviews=reviews, by_rule=dict(by_rule)),
-        events_by_level=grouped,
+                        reviews=reviews, by_rule=by_rule),
+        events_by_level=_events_by_level(stats.event_groups),
         levels={lvl: levels[lvl] for lvl in LEVEL_ORDER if levels[lvl]},
         purposes=dict(purposes.most_common()),
-        endpoints=endpoints,
+        endpoints=_endpoints(stats.hosts, destinations),
         envelope_identifiers=inventory,
-        timeline=_timeline(timeline_rows),
+        timeline=_timeline(stats.event_times),
         findings=finding_items,
     )

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from diagscope.store.tables import events
+from diagscope.store.queries import events_by_time
 
 
 @dataclass(slots=True)
@@ -44,18 +44,8 @@ def _seq(cs: dict[str, Any]) -> int | None:
 
 
 def _events(engine: Engine, run_id: int) -> list[Seen]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(events.c.name, events.c.time, events.c.flow_id, events.c.event_index,
-                   events.c.cs).where(events.c.run_id == run_id)
-            .order_by(events.c.time, events.c.id)
-        )
-        out = []
-        for name, time, flow_id, index, cs in rows:
-            if time is not None and time.tzinfo is None:
-                time = time.replace(tzinfo=UTC)
-            out.append(Seen(name, time, flow_id, index, _seq(json.loads(cs))))
-        return out
+    return [Seen(e["name"], e["time"], e["flow_id"], e["event_index"], _seq(json.loads(e["cs"])))
+            for e in events_by_time(engine, run_id)]
 
 
 def reconcile(engine: Engine, wire_run: int, viewer_run: int,
@@ -92,3 +82,19 @@ def reconciliation_json(result: Reconciliation) -> dict[str, Any]:
 
     return {"matched": result.matched, "wire_only": rows(result.wire_only),
             "viewer_only": rows(result.viewer_only)}
+
+
+def reconciliation_text(result: Reconciliation, wire_run: int, viewer_run: int) -> str:
+    """The reconciliation as `diagscope reconcile` prints it."""
+    def line(seen: Seen, flow: bool) -> str:
+        if seen.time is None:
+            return f"  -  {seen.name}"
+        tail = f"  [{seen.flow_id[:8]}]" if flow else ""
+        return f"  {seen.time:%Y-%m-%d %H:%M:%S}  {seen.name}{tail}"
+
+    lines = [f"matched: {result.matched}",
+             f"on the wire, not in the viewer (run {wire_run}): {len(result.wire_only)}"]
+    lines += [line(s, True) for s in result.wire_only]
+    lines.append(f"in the viewer, not on the wire (run {viewer_run}): {len(result.viewer_only)}")
+    lines += [line(s, False) for s in result.viewer_only]
+    return "\n".join(lines)

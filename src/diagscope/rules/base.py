@@ -57,18 +57,19 @@ class Rule:
     def check_event(self, event: Event, ctx: RequestContext) -> Iterable[Finding]:
         return ()
 
-    def about(self, event: Event, severity: Severity, detail: str, clause: str,
-              **fields: str | None) -> Finding:
+    def about(self, event: Event, severity: Severity, detail: str, clause: str, *,
+              field: str | None = None, pii_kind: str | None = None,
+              value: str | None = None) -> Finding:
         """A finding of this rule on one event, which it names by index, name and product."""
         return Finding(rule=self.name, severity=severity, detail=detail, clause=clause,
                        event_index=event.index, event_name=event.name, product=event.product,
-                       **fields)
+                       field=field, pii_kind=pii_kind, value=value)
 
-    def on_request(self, ctx: RequestContext, severity: Severity, detail: str, clause: str,
-                   **fields: str | None) -> Finding:
+    def on_request(self, ctx: RequestContext, severity: Severity, detail: str, clause: str, *,
+                   value: str | None = None) -> Finding:
         """A finding of this rule on the request as a whole."""
         return Finding(rule=self.name, severity=severity, detail=detail, clause=clause,
-                       product=ctx.product, **fields)
+                       product=ctx.product, value=value)
 
 
 _RULES: dict[str, type[Rule]] = {}

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from diagscope.model import DecodeStatus, Finding, Severity
 from diagscope.rules.base import RequestContext, Rule, register
 
-_CLAUSE = (
+CLAUSE = (
     "Improvement plan: \"een mogelijkheid de verzamelde gegevens te verifiëren\" (a way to verify "
     "the collected data); what cannot be decoded cannot be verified."
 )
@@ -35,5 +35,5 @@ class UndecodableRule(Rule):
             detail=f"Body ({decoded.content_type or 'unknown type'}, "
             f"{decoded.content_encoding or 'identity'}) could not be decoded{where}: "
             f"{decoded.error}{kept}. The raw bytes are kept as evidence.",
-            clause=_CLAUSE,
+            clause=CLAUSE,
         )

@@ -30,6 +30,7 @@ from typing import Any
 from diagscope.decode.jsonstream import parse_time
 from diagscope.model import Request
 from diagscope.sources.flows import CaptureDamage
+from diagscope.sources.registry import register_source
 from diagscope.sources.viewer import parse_categories, parse_flag, viewer_headers
 
 DDV_SCHEME = "ddv"
@@ -165,3 +166,14 @@ class DdvReader:
                 path=f"/OneCollector/1.0/?content-type=application/json&ddv-row={number}",
                 headers=headers, body=body, http_version="DDV", source=self.path,
             )
+
+
+def _reader(path: str, head: bytes) -> DdvReader:
+    kind = sniff_ddv(head)
+    if kind is None:
+        raise ValueError(f"{path} is not a Diagnostic Data Viewer export")
+    return DdvReader(path, kind)
+
+
+register_source("ddv", order=40, sniff=lambda _path, head: sniff_ddv(head) is not None,
+                reader=_reader)

@@ -45,6 +45,7 @@ from typing import Any
 from diagscope.model import Request
 from diagscope.sources.ddv import DDV_HOST, DDV_SCHEME
 from diagscope.sources.flows import CaptureDamage
+from diagscope.sources.registry import register_source
 from diagscope.sources.viewer import viewer_headers
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -340,3 +341,13 @@ class EventTranscriptReader:
             self.warnings.append(note)
         codec = "utf-16-be" if encoding.lower().endswith("be") else "utf-16-le"
         return bytes(payload).decode(codec, errors="replace").encode("utf-8")
+
+
+register_source(
+    "eventtranscript", order=10, companions=("-wal", "-shm", "-journal"),
+    # An empty file has no content to go by; a .db name says database, and this reader
+    # reports the file empty instead of replaying nothing.
+    sniff=lambda path, head: looks_like_sqlite(head) or (
+        not head and Path(path).suffix.lower() == ".db"),
+    reader=lambda path, _head: EventTranscriptReader(path),
+)

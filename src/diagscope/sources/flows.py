@@ -12,6 +12,7 @@ from mitmproxy import exceptions, http
 from mitmproxy.io import FlowReader
 
 from diagscope.model import Request
+from diagscope.sources.registry import FALLBACK_ORDER, register_source
 
 
 def request_from_flow(flow: http.HTTPFlow, source: str | None = None) -> Request:
@@ -115,7 +116,7 @@ def frame_offsets(path: str | Path) -> tuple[list[int], int]:
 class _Window:
     """A read-only view of a file that ends at `end`, so FlowReader stops there."""
 
-    def __init__(self, fo, end: int | None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, fo, end: int | None) -> None:
         self.fo, self.end = fo, end
 
     def _room(self, n: int) -> int:
@@ -138,3 +139,9 @@ class _Window:
 
     def seek(self, pos: int, whence: int = 0) -> int:
         return self.fo.seek(pos, whence)
+
+
+# Last: whatever no other format recognised is read as mitmproxy flows, which names the
+# damage when the file is none.
+register_source("mitm", order=FALLBACK_ORDER, sniff=lambda _path, _head: True,
+                reader=lambda path, _head: CaptureReader(path))

@@ -25,6 +25,7 @@ import ijson
 from diagscope.decode.jsonstream import parse_time
 from diagscope.model import Request
 from diagscope.sources.flows import CaptureDamage
+from diagscope.sources.registry import register_source
 
 HAR_WARNING = (
     "{path} is a HAR file: browsers often store binary request bodies as text, which damages "
@@ -110,3 +111,7 @@ def _sha256_of_file(path: str) -> str:
         while chunk := fo.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+register_source("har", order=30, sniff=lambda _path, head: looks_like_har(head),
+                reader=lambda path, _head: HarReader(path))

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from diagscope.model import Request
 from diagscope.sources.flows import CaptureDamage
+from diagscope.sources.registry import register_source
 
 _SESSION = re.compile(r"^raw/(\d+)_c\.txt$", re.IGNORECASE)
 _NAMESPACE = uuid.UUID("8a1d2f3e-4b5c-4d6e-9f70-1a2b3c4d5e6f")
@@ -172,3 +173,8 @@ class SazReader:
                     http_version=version, response_status=_status(zf, number), error=error,
                     source=self.path,
                 )
+
+
+register_source("saz", order=20,
+                sniff=lambda path, head: head.startswith(b"PK\x03\x04") and is_saz(path),
+                reader=lambda path, _head: SazReader(path))

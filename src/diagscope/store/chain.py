@@ -4,8 +4,9 @@ Rows of a run (requests, events, findings) form one sequence, in the order they 
 written: each request, then its events, then its findings. Each row carries
 `chain_seq` (its position) and `chain_hash` = SHA-256 over the previous row's hash, the
 table, the run, the row's position (and a request's order in the run) and the SHA-256 of
-the row's canonical JSON. The run records the head (last hash) and the length, so
-deleting the newest rows is caught as well as editing, moving or inserting any row.
+the row's canonical JSON (`jsoncodec.canonical`). The run records the head (last hash) and
+the length, so deleting the newest rows is caught as well as editing, moving or inserting
+any row.
 
 The content digest does not depend on the run, so it can be computed before the row is
 numbered (in a worker process); linking is one small hash per row.
@@ -14,46 +15,15 @@ numbered (in a worker process); linking is one small hash per row.
 from __future__ import annotations
 
 import hashlib
-import json
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+from diagscope.store.jsoncodec import canonical
 
 GENESIS = "0" * 64
 
 #: Columns outside a row's content digest: generated keys, the chain itself, and the
 #: numbering (which `link` covers); a request's raw body is covered by its body_sha256.
 EXCLUDED = frozenset({"id", "chain_hash", "chain_seq", "run_id", "seq", "body"})
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:  # SQLite hands back naive UTC datetimes
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return hashlib.sha256(bytes(value)).hexdigest()
-    raise TypeError(f"cannot put {type(value).__name__} in the chain")
-
-
-_encode = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
-).encode
-#: Datetimes pass through to `_default`, which turns them into UTC first: a database may
-#: hand them back naive (SQLite) or in the session's time zone (PostgreSQL).
-_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-
-
-def canonical_json(content: dict[str, Any]) -> bytes:
-    """Sorted keys, no whitespace, UTF-8, times in UTC, bytes as their SHA-256."""
-    try:
-        return orjson.dumps(content, default=_default, option=_ORJSON_OPTIONS)
-    except orjson.JSONEncodeError:
-        # What orjson refuses (integers beyond 64 bits, deep nesting) the standard library
-        # encodes; either way the same row always gives the same bytes.
-        return _encode(content).encode("utf-8")
-
 
 #: Long text columns enter the canonical JSON as their own SHA-256: hashing is cheaper than
 #: escaping them into JSON, and the digest covers them just the same.
@@ -96,7 +66,7 @@ def content_digest(row: dict[str, Any]) -> str:
         value = content.get(key)
         if value:
             content[key] = _text_digest(value, key != "cs")
-    return hashlib.sha256(canonical_json(content)).hexdigest()
+    return hashlib.sha256(canonical(content)).hexdigest()
 
 
 def link(previous: str, table: str, run_id: int, chain_seq: int, seq: int | None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from diagscope.files import ensure_private
 from diagscope.store.jsoncodec import dumps
 from diagscope.store.migrate import upgrade
 
@@ -22,18 +22,10 @@ def database_url(db: str) -> str:
     return f"sqlite:///{Path(db).expanduser()}"
 
 
-def _private_sqlite_file(path: Path) -> None:
-    # Created 0600 before SQLite touches it; SQLite gives its -wal/-shm files the same mode.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-
-
 _BUSY_MS = 30_000
 
 
-def _enable_wal(cursor) -> None:  # type: ignore[no-untyped-def]
+def _enable_wal(cursor) -> None:
     # Switching to WAL needs a moment of exclusive access and SQLite reports "database is
     # locked" at once rather than calling the busy handler, so several processes opening a
     # new file together must retry. Once the file is in WAL mode the pragma is a no-op.
@@ -48,7 +40,7 @@ def _enable_wal(cursor) -> None:  # type: ignore[no-untyped-def]
             time.sleep(0.02)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
     _enable_wal(cursor)
@@ -64,7 +56,9 @@ def open_engine(db: str = DEFAULT_DB, *, create: bool = True) -> Engine:
         path = Path(url.database)
         if not create and not path.exists():
             raise FileNotFoundError(f"database {path} does not exist")
-        _private_sqlite_file(path)
+        # Created 0600 before SQLite touches it; SQLite gives its -wal/-shm files the
+        # same mode.
+        ensure_private(path)
     engine = create_engine(url, json_serializer=dumps)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -14,12 +14,7 @@ def runs_older_than(engine: Engine, age: timedelta) -> list[int]:
     cutoff = datetime.now(UTC) - age
     with engine.connect() as conn:
         rows = conn.execute(select(runs.c.id, runs.c.started_at)).all()
-    out = []
-    for run_id, started in rows:
-        started = started.replace(tzinfo=UTC) if started.tzinfo is None else started
-        if started < cutoff:
-            out.append(run_id)
-    return out
+    return [run_id for run_id, started in rows if started < cutoff]
 
 
 def purge_runs(engine: Engine, run_ids: list[int]) -> dict[str, int]:

@@ -1,9 +1,11 @@
-"""Read runs, events and findings back, in the shapes the CLI and reports export."""
+"""Read runs, requests, events and findings back, as plain rows (dicts) for the CLI, the
+reports and the evidence bundle; nothing outside the store builds a query."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -27,6 +29,23 @@ def resolve_run(engine: Engine, run_id: int | None) -> int:
         if found is None:
             raise NoSuchRun(f"there is no run {run_id}")
         return run_id
+
+
+def run_record(engine: Engine, run_id: int) -> dict[str, Any]:
+    """The run's row: every column, by name."""
+    with engine.connect() as conn:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+    if row is None:
+        raise NoSuchRun(f"there is no run {run_id}")
+    return dict(row._mapping)
+
+
+def run_policy(engine: Engine, run_id: int) -> dict[str, Any] | None:
+    """The policy the run was judged by, with everything it extends merged (as JSON)."""
+    with engine.connect() as conn:
+        policy: dict[str, Any] | None = conn.execute(
+            select(runs.c.policy_resolved).where(runs.c.id == run_id)).scalar()
+    return policy
 
 
 def list_runs(engine: Engine) -> list[dict[str, Any]]:
@@ -80,13 +99,9 @@ def list_runs(engine: Engine) -> list[dict[str, Any]]:
         ]
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = value.isoformat()
-    if value.tzinfo is None:  # SQLite returns naive datetimes; everything stored is UTC
-        text += "Z"
-    return text.replace("+00:00", "Z")
+def _iso(value: datetime | None) -> str | None:
+    # The store hands back aware UTC datetimes (UtcDateTime): written with a Z.
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def iter_events(engine: Engine, run_id: int) -> Iterator[dict[str, Any]]:
@@ -206,3 +221,48 @@ def event_documents(engine: Engine, run_id: int, flow_id: str) -> list[dict[str,
             doc["marks"] = json.loads(doc["marks"])
             docs.append(doc)
         return docs
+
+
+def iter_request_rows(engine: Engine, run_id: int) -> Iterator[dict[str, Any]]:
+    """Every stored request of a run with all its columns (raw body included), in the
+    order they were seen; read a few hundred at a time, since bodies can be large."""
+    stmt = select(requests).where(requests.c.run_id == run_id).order_by(requests.c.seq)
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=500).execute(stmt):
+            yield dict(row._mapping)
+
+
+def iter_event_json(engine: Engine, run_id: int) -> Iterator[str]:
+    """Every stored event of a run as its Common Schema JSON text, streamed."""
+    stmt = select(events.c.cs).where(events.c.run_id == run_id)
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=2000).execute(stmt)
+        for (cs,) in result:
+            yield cs
+
+
+def events_by_time(engine: Engine, run_id: int) -> list[dict[str, Any]]:
+    """A run's events ordered by their own time (then as stored): name, time, flow_id,
+    event_index and the Common Schema JSON text `cs`."""
+    stmt = (
+        select(events.c.name, events.c.time, events.c.flow_id, events.c.event_index,
+               events.c.cs)
+        .where(events.c.run_id == run_id)
+        .order_by(events.c.time, events.c.id)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+def findings_with_body_hash(engine: Engine, run_id: int) -> list[dict[str, Any]]:
+    """A run's findings (every column) in chain order within capture order, each with the
+    SHA-256 of the raw request body it was found in: the evidence a report points at."""
+    stmt = (
+        select(findings, requests.c.body_sha256)
+        .join(requests, (requests.c.run_id == findings.c.run_id)
+              & (requests.c.flow_id == findings.c.flow_id))
+        .where(findings.c.run_id == run_id)
+        .order_by(requests.c.seq, findings.c.chain_seq)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(stmt)]

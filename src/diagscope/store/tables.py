@@ -1,7 +1,8 @@
 """The evidence schema: runs, requests (with raw bodies), events and findings.
 
 Events and findings point at their request by the natural key (run, flow id), which every
-writer knows before inserting, so bulk inserts need no round trip for generated ids.
+writer knows before inserting, so bulk inserts need no round trip for generated ids. Every
+time is a `UtcDateTime`: stored as UTC, read back as an aware UTC datetime.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -21,6 +21,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+from diagscope.store.types import UtcDateTime
 
 metadata = MetaData()
 
@@ -44,11 +46,13 @@ runs = Table(
     Column("source_kind", String(20), nullable=False),  # replay or proxy
     Column("captures", JSON, nullable=False, default=list),  # [{path, sha256, damage}]
     Column("command", Text, nullable=False, default=""),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("ended_at", DateTime(timezone=True)),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime()),
     Column("status", String(20), nullable=False, default="running"),
     Column("chain_head", String(64)),
     Column("chain_length", Integer, nullable=False, default=0),
+    # Telemetry requests that could not be stored (database writes that failed).
+    Column("write_errors", Integer, nullable=False, default=0, server_default="0"),
 )
 
 requests = Table(
@@ -58,7 +62,7 @@ requests = Table(
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("seq", Integer, nullable=False),  # order seen within the run
     Column("flow_id", String(100), nullable=False),
-    Column("time", DateTime(timezone=True), nullable=False),
+    Column("time", UtcDateTime(), nullable=False),
     Column("method", Text, nullable=False),
     Column("scheme", Text, nullable=False),
     Column("host", Text, nullable=False),
@@ -96,7 +100,7 @@ events = Table(
     Column("product", String(16), nullable=False),
     # The evidence that decided the product; NULL in runs stored before it was kept.
     Column("product_reason", Text),
-    Column("time", DateTime(timezone=True)),
+    Column("time", UtcDateTime()),
     Column("level", String(16), nullable=False),
     Column("level_reason", Text, nullable=False),
     Column("purpose", Text, nullable=False),

@@ -79,7 +79,10 @@ def start_run(
                 status="running",
             )
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+    if key is None:  # only an executemany has no key; this insert is a single row
+        raise RuntimeError("the database returned no id for the new run")
+    return int(key[0])
 
 
 def canary_records(canaries: CanarySet | None) -> dict[str, Any] | None:
@@ -91,9 +94,13 @@ def canary_records(canaries: CanarySet | None) -> dict[str, Any] | None:
 
 
 def finish_run(
-    engine: Engine, run_id: int, *, status: str, captures: list[CaptureInfo] | None = None
+    engine: Engine, run_id: int, *, status: str, captures: list[CaptureInfo] | None = None,
+    write_errors: int = 0,
 ) -> None:
-    values: dict[str, Any] = {"ended_at": datetime.now(UTC), "status": status}
+    """Close a run: its end time and status, the captures as finally read, and how many
+    telemetry requests could not be stored (the evidence is short by that many)."""
+    values: dict[str, Any] = {"ended_at": datetime.now(UTC), "status": status,
+                              "write_errors": write_errors}
     if captures is not None:
         values["captures"] = [asdict(c) for c in captures]
     with engine.begin() as conn:
@@ -120,6 +127,10 @@ class RunWriter:
     stored_requests: int = 0
     _head: str = GENESIS
     _length: int = 0
+    # The chain as committed, and the flows of the batch not yet committed: what `discard`
+    # goes back to, so rows stored after a refused batch still form an unbroken chain.
+    _committed: tuple[str, int] = (GENESIS, 0)
+    _batch_flows: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         with self.engine.connect() as conn:
@@ -131,7 +142,17 @@ class RunWriter:
                 select(runs.c.chain_head, runs.c.chain_length).where(runs.c.id == self.run_id)
             ).one()
         self._head, self._length = head or GENESIS, length or 0
+        self._committed = (self._head, self._length)
         self.stored_requests = len(self._seen)
+
+    @property
+    def pending(self) -> int:
+        """Requests queued and not yet committed."""
+        return self._pending
+
+    @property
+    def full(self) -> bool:
+        return self._pending >= self.batch_size
 
     def add(self, inspection: Inspection) -> bool:
         """Queue one inspection; False when this flow is already part of the run."""
@@ -144,6 +165,7 @@ class RunWriter:
         if rows.flow_id in self._seen:
             return False
         self._seen.add(rows.flow_id)
+        self._batch_flows.append(rows.flow_id)
         run_id = self.run_id
         head, length = self._head, self._length
         request_row, digest = rows.request
@@ -163,8 +185,6 @@ class RunWriter:
                 out.append(row)
         self._head, self._length = head, length
         self._pending += 1
-        if self._pending >= self.batch_size:
-            self.flush()
         return True
 
     def flush(self) -> None:
@@ -180,8 +200,22 @@ class RunWriter:
                 .values(chain_head=self._head, chain_length=self._length)
             )
         self.stored_requests += self._pending
+        self._committed = (self._head, self._length)
+        self._clear()
+
+    def discard(self) -> int:
+        """Drop the batch the database refused; returns how many requests it held. The chain
+        goes back to what was committed, so later batches link onto stored rows."""
+        lost = self._pending
+        self._seen.difference_update(self._batch_flows)
+        self._head, self._length = self._committed
+        self._clear()
+        return lost
+
+    def _clear(self) -> None:
         self._requests.clear()
         self._events.clear()
         self._findings.clear()
+        self._batch_flows.clear()
         self._pending = 0
 
