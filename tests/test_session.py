@@ -50,7 +50,7 @@ def test_other_arguments_are_kept_as_typed():
     assert hide_url_password("sqlite:///x.sqlite") == "sqlite:///x.sqlite"
 
 
-def runs(db: str) -> list[dict]:  # type: ignore[type-arg]
+def runs(db: str) -> list[dict]:
     out = CliRunner().invoke(main, ["runs", "--db", db, "--format", "jsonl"]).output
     return [json.loads(line) for line in out.splitlines()]
 
