@@ -68,3 +68,14 @@ def test_plain_body_over_the_bound_is_refused():
 
 def test_empty_body():
     assert inflate(b"", "gzip").data == b""
+
+
+def test_damaged_gzip_is_an_inflate_error_not_a_crash():
+    import gzip
+
+    from diagscope.decode.inflate import InflateError, inflate
+
+    body = bytearray(gzip.compress(b'{"name": "Office.Word.FileOpen"}\n' * 50))
+    body[20:26] = b"\x00" * 6
+    with pytest.raises(InflateError, match="gzip stream is damaged"):
+        inflate(bytes(body), "gzip")

@@ -16,6 +16,7 @@ from diagscope.sources.synthetic import gzip_bytes, json_stream, raw_deflate
 from diagscope.store.engine import open_engine
 from diagscope.store.queries import iter_events, iter_findings
 from diagscope.store.tables import runs
+from diagscope.store.verify import row_digests
 
 
 def flows(prefix: str, n: int) -> list:
@@ -33,12 +34,14 @@ def run_with(paths, loaded_policy, db, jobs):
     engine = open_engine(db)
     session = RunSession(SessionSettings(), engine=engine, loaded=loaded_policy)
     replay(paths, session, jobs=jobs)
-    with engine.connect() as conn:
-        head = conn.execute(select(runs.c.chain_head, runs.c.chain_length)).one()
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "run"} for r in rows]  # noqa: E731
     run_id = session.run_id or 0
-    return (session.stats, tuple(head), strip(iter_events(engine, run_id)),
-            strip(iter_findings(engine, run_id)))
+    with engine.connect() as conn:
+        length = conn.execute(select(runs.c.chain_length)).scalar_one()
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "run"} for r in rows]  # noqa: E731
+    # The same rows in the same order (the heads differ: each run's header records its own
+    # start time and command).
+    return (session.stats, (length, row_digests(engine, run_id)),
+            strip(iter_events(engine, run_id)), strip(iter_findings(engine, run_id)))
 
 
 @pytest.fixture

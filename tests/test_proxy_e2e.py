@@ -234,6 +234,35 @@ def test_kill_minus_nine_keeps_acknowledged_requests(proxy, collector):
     assert result.exit_code == 0, result.output
 
 
+def test_an_isolated_lab_still_records_what_the_client_sent(tmp_path):
+    # A port nothing listens on: the collector refuses every connection, as a lab without a
+    # route to Microsoft does. The proxy reads the request first (connection_strategy lazy,
+    # its default), then fails upstream.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    proxy = ProxyProcess(tmp_path, "--label", "isolated")
+    try:
+        body = json_stream(EVENTS)
+        url = f"https://localhost:{closed}/OneCollector/1.0/"
+        for _ in range(2):
+            assert post(proxy, url, body, {"Content-Type": "application/x-json-stream"}) == 502
+        proxy.wait_for("2 events", count=2)
+    finally:
+        proxy.stop()
+    rows = stored(proxy)
+    assert [r["body"] for r in rows] == [body, body]
+    assert all(r["response_status"] is None and r["error"] for r in rows)
+    said = "\n".join(proxy.seen)
+    # The unreachable server is named once, in one line; each stored request says why it
+    # went unanswered.
+    assert said.count("cannot be reached") == 1
+    assert f"upstream localhost:{closed} cannot be reached (connection refused): clients get " \
+           "502; telemetry sent to it is still recorded" in said
+    assert said.count("not answered by the server: connection refused") == 2
+    assert "Traceback" not in said
+
+
 def test_remote_listening_needs_consent_and_auth():
     runner = CliRunner()
     result = runner.invoke(main, ["proxy", "--listen-host", "0.0.0.0"])

@@ -153,7 +153,7 @@ def test_missing_capture_and_missing_db_are_clean_errors(tmp_path):
     result = CliRunner().invoke(main, ["replay", str(tmp_path / "nope.mitm")])
     assert result.exit_code != 0 and "no such capture file" in result.output
     result = CliRunner().invoke(main, ["events", "--db", str(tmp_path / "none.sqlite")])
-    assert result.exit_code != 0 and "does not exist" in result.output
+    assert result.exit_code != 0 and "no such database" in result.output
 
 
 def test_show_prints_common_schema_json(capture, sample_flows, db_path):

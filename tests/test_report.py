@@ -213,7 +213,8 @@ def test_purge_removes_everything_of_a_run(sample_db, capture, sample_flows):
         assert {r for (r,) in conn.execute(select(requests.c.run_id).distinct())} == {2}
     raw = Path(sample_db).read_bytes()
     assert raw.count(b"self.events.data.microsoft.com") > 0  # run 2 is still there
-    assert "no runs to purge" in run("purge", "--db", sample_db, "--older-than", "30d").output
+    assert "no runs to purge" in run("purge", "--db", sample_db, "--older-than", "30d",
+                                     "--yes").output
     assert run("purge", "--db", sample_db, "--older-than", "0d", "--yes").exit_code == 0
     assert "holds no runs" in CliRunner().invoke(main, ["events", "--db", sample_db]).output
 

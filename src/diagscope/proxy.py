@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,7 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
-from mitmproxy import exceptions, options
+from mitmproxy import ctx, exceptions, options
+from mitmproxy.addons.errorcheck import ErrorCheck
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.tools.dump import DumpMaster
 
 from diagscope.addon import DiagscopeAddon
@@ -34,7 +39,8 @@ def is_loopback(host: str) -> bool:
 
 
 class ProxyError(RuntimeError):
-    """The proxy cannot start: an option mitmproxy or the addon refuses."""
+    """The proxy cannot start: an option mitmproxy or the addon refuses, or a port that
+    cannot be listened on. The message is one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,11 @@ MITM_FLAGS: tuple[MitmFlag, ...] = (
              "Where to write the session's .mitm capture (mitmproxy's save_stream_file). "
              "Default: a new file next to the database."),
     MitmFlag("ssl_verify_upstream_trusted_ca", "--upstream-ca", None),
+    MitmFlag("connection_strategy", "--connection-strategy", "lazy",
+             "When to connect to the server (mitmproxy's connection_strategy). lazy: after "
+             "the client's request is read, so a lab with no route to Microsoft still "
+             "records what the client sent; eager (mitmproxy's default): before the TLS "
+             "handshake with the client."),
 )
 
 
@@ -99,12 +110,96 @@ class ConsoleView:
         levels = [e.level for e in inspection.decoded.events if e.level in LEVEL_RANK]
         top = max(levels, key=LEVEL_RANK.__getitem__).value if levels else "-"
         action = " BLOCKED" if req.action == "blocked" else ""
+        if req.response_status is None and req.error:
+            action += f", not answered by the server: {upstream_problem(req.error)}"
         self.out.write(
             f"{req.time:%H:%M:%S} {req.scheme}://{req.host} "
             f"{len(inspection.decoded.events)} events, highest level {top}, {worst}"
             f"{action} [{req.flow_id[:8]}]\n"
         )
         self.out.flush()
+
+
+def upstream_problem(error: str | None) -> str:
+    """A connection error as a few words: `connection refused` rather than `[Errno 111]
+    Connect call failed ('127.0.0.1', 443)` or several of those, one per address tried."""
+    message = (error or "").strip()
+    found = re.search(r"\[Errno (-?\d+)\]\s*([^,\n(]*)", message)
+    if found is None:
+        return (message.splitlines() or ["unknown error"])[0][:120]
+    code = int(found.group(1))
+    if code == errno.ECONNREFUSED:
+        return "connection refused"
+    if code < 0:  # getaddrinfo's codes: the message is the resolver's own
+        return f"name not resolved ({found.group(2).strip() or code})"
+    return os.strerror(code).lower()
+
+
+class UpstreamView:
+    """One line the first time a server cannot be reached (and again once it could be
+    reached in between): in an isolated lab every request fails upstream, and the tester
+    sees which servers and why, without one line per request."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.failing: set[tuple[str, int]] = set()
+
+    def server_connect_error(self, data: ServerConnectionHookData) -> None:
+        address = data.server.address
+        if address is None or address in self.failing:
+            return
+        self.failing.add(address)
+        recorded = ("telemetry sent to it is still recorded"
+                    if ctx.options.connection_strategy == "lazy" else
+                    "with connection_strategy eager nothing sent to it is recorded")
+        self.out.write(f"upstream {address[0]}:{address[1]} cannot be reached "
+                       f"({upstream_problem(data.server.error)}): clients get 502; "
+                       f"{recorded}\n")
+        self.out.flush()
+
+    def server_connected(self, data: ServerConnectionHookData) -> None:
+        if data.server.address is not None:
+            self.failing.discard(data.server.address)
+
+
+class StartupFailed(Exception):
+    """mitmproxy logged an error while starting; the message is one line."""
+
+
+class StartupCheck(ErrorCheck):
+    """mitmproxy's startup check, failing with an exception that names the problem in one
+    line instead of printing "Error logged during startup, exiting..." and exiting."""
+
+    name = "errorcheck"  # the name mitmproxy's master asks for
+
+    def __init__(self, master: DumpMaster) -> None:
+        super().__init__()
+        self.master = master
+
+    async def shutdown_if_errored(self) -> None:
+        await asyncio.sleep(0)  # as mitmproxy's: let the log records of the moment arrive
+        if self.logger.has_errored:
+            raise StartupFailed(startup_problem(self.master, self.logger.has_errored))
+
+
+def startup_problem(master: DumpMaster, records: Sequence[logging.LogRecord]) -> str:
+    """What stopped the proxy from starting: a port it could not listen on, named with the
+    flag that changes it, or else the first line of the first error mitmproxy logged."""
+    proxyserver = master.addons.get("proxyserver")
+    for server in (proxyserver.servers if proxyserver else []):
+        failure = server.last_exception
+        if isinstance(failure, OSError) and failure.errno is not None:
+            host = server.mode.listen_host(master.options.listen_host) or "*"
+            port = server.mode.listen_port(master.options.listen_port)
+            where = f"cannot listen on {host}:{port}"
+            if failure.errno == errno.EADDRINUSE:
+                return (f"{where}: the port is already in use; choose another with "
+                        "--listen-port (0 picks a free one)")
+            if failure.errno == errno.EADDRNOTAVAIL:
+                return f"{where}: this machine has no such address (--listen-host)"
+            return f"{where}: {os.strerror(failure.errno).lower()}"
+    first = records[0].getMessage().strip().splitlines() if records else []
+    return first[0] if first else "mitmproxy could not start"
 
 
 def ca_text(confdir: str) -> str:
@@ -124,8 +219,12 @@ async def _serve(updates: dict[str, Any], extra_sets: Sequence[str], out: TextIO
                  ) -> DiagscopeAddon:
     opts = options.Options()
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+    stock_check = master.addons.get("errorcheck")
+    stock_check.finish()
+    master.addons.remove(stock_check)
+    master.addons.add(StartupCheck(master))
     addon = DiagscopeAddon(on_stored=ConsoleView(out))
-    master.addons.add(addon)
+    master.addons.add(addon, UpstreamView(out))
     try:
         master.options.update(**updates)
         if extra_sets:
@@ -153,8 +252,10 @@ async def _serve(updates: dict[str, Any], extra_sets: Sequence[str], out: TextIO
             await asyncio.sleep(0.05)
 
     announcer = asyncio.create_task(announce())
-    await master.run()
-    announcer.cancel()
+    try:
+        await master.run()
+    finally:
+        announcer.cancel()
     return addon
 
 
@@ -166,10 +267,18 @@ def run_proxy(updates: dict[str, Any], extra_sets: Sequence[str] = (),
     # alone: the capture holds raw telemetry, the key can intercept the lab machine's TLS.
     os.umask(0o077)
     updates = dict(updates)
+    own_capture = None
     if not updates.get("save_stream_file"):
-        updates["save_stream_file"] = session_capture_path(
+        own_capture = updates["save_stream_file"] = session_capture_path(
             str(updates.get("diagscope_db", DEFAULT_DB)))
-    addon = asyncio.run(_serve(updates, extra_sets, out))
+    try:
+        addon = asyncio.run(_serve(updates, extra_sets, out))
+    except StartupFailed as exc:
+        # The capture file this session named is still empty: nothing to keep.
+        if own_capture is not None and Path(own_capture).exists() \
+                and Path(own_capture).stat().st_size == 0:
+            Path(own_capture).unlink()
+        raise ProxyError(str(exc)) from None
     session = addon.session
     if session is None or session.run_id is None:
         out.write("diagscope proxy stopped before recording anything\n")

@@ -184,17 +184,16 @@ class RunSession:
     # -- the run ---------------------------------------------------------------------------
 
     def start(self, captures: list[CaptureInfo] | None = None) -> int:
-        from diagscope.store.settings import attach_settings
-
+        # The collected settings go into the run's header with everything else it was
+        # started with, so they are chained from the first entry.
         self.run_id = start_run(
             self.engine, loaded=self.loaded, label=self.settings.label,
             source_kind=self.settings.source_kind, captures=captures,
             command=redact_argv(self.settings.argv, self.secrets()),
             canaries=self.canaries,
             scenario=self.scenario.record() if self.scenario else None,
+            settings=self.collected[0] if self.collected is not None else None,
         )
-        if self.collected is not None:
-            attach_settings(self.engine, self.run_id, self.collected[0])
         self.writer = RunWriter(self.engine, self.run_id)
         return self.run_id
 
@@ -288,11 +287,13 @@ class RunSession:
         return lines
 
     def verdict(self) -> str:
-        if self.status not in (None, COMPLETE):
-            return "INCOMPLETE"
-        if not self.stats.telemetry_requests:
-            return "NO DATA"
-        return "FAIL" if self.stats.violations else "PASS"
+        """The run's verdict, decided as its report and evidence bundle decide it."""
+        from diagscope.report.verdict import verdict_of
+
+        s = self.stats
+        stored = max(0, s.telemetry_requests - s.write_errors)
+        return verdict_of(status=self.status or COMPLETE, requests=stored,
+                          violations=s.violations, write_errors=s.write_errors)
 
     def notices(self) -> list[str]:
         """Warnings for the tester, one line each, for standard error."""

@@ -4,6 +4,7 @@ into the library (parse the options, call one function, print what it returns)."
 from diagscope.cli import (  # noqa: F401 - importing a module registers its commands
     catalogue,
     evidence,
+    keys,
     lab,
     policy,
     proxy,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -10,9 +11,15 @@ import click
 from sqlalchemy import Engine
 
 from diagscope.output import FORMATS
+from diagscope.redact import hide_url_password
 from diagscope.session import RunSession, SessionError, SessionSettings
-from diagscope.store.engine import DEFAULT_DB, open_engine
-from diagscope.store.queries import NoSuchRun, resolve_run
+from diagscope.store.engine import (
+    DEFAULT_DB,
+    NoSuchDatabase,
+    NotADiagscopeDatabase,
+    open_engine,
+)
+from diagscope.store.queries import NoSuchRun, resolve_flow_id, resolve_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,13 +36,18 @@ format_option = click.option(
 
 
 def open_existing(db: str) -> Engine:
-    """A database that must already exist (reading commands never create one)."""
+    """A diagscope database that must already exist: reading commands never create one, nor
+    add tables to a file another program made. Every refusal is one line."""
     try:
         return open_engine(db, create=False)
-    except FileNotFoundError as exc:
+    except (NoSuchDatabase, NotADiagscopeDatabase) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
-        raise click.ClickException(f"cannot open database {db!r}: {exc}") from None
+        # Drivers' messages run to several lines (SQL, a link to a help page): the first
+        # says what went wrong.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise click.ClickException(
+            f"cannot open database {hide_url_password(db)}: {first}") from None
 
 
 def run_of(engine: Engine, run_id: int | None) -> int:
@@ -43,6 +55,21 @@ def run_of(engine: Engine, run_id: int | None) -> int:
         return resolve_run(engine, run_id)
     except NoSuchRun as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def flow_of(engine: Engine, run_id: int, flow_id: str) -> str:
+    """The run's flow id that `flow_id` is, or is the unique prefix of."""
+    try:
+        return resolve_flow_id(engine, run_id, flow_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def refuse_reveal_unless_terminal() -> None:
+    """Clear personal data goes to the tester's own terminal, never into a pipe or file."""
+    if not sys.stdout.isatty():
+        raise click.UsageError("--reveal shows personal data on your own terminal only; "
+                               "it does not write clear values to a pipe or file")
 
 
 def open_session(settings: SessionSettings) -> RunSession:

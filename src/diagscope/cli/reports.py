@@ -14,6 +14,12 @@ from diagscope.files import write_private
 from diagscope.report.formats import format_for_suffix, report_formats
 
 
+def warn(warnings: list[str]) -> None:
+    """On stderr, so that the text or JSON on stdout stays what it was asked for."""
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
 @main.command()
 @db_option
 @run_option
@@ -36,7 +42,9 @@ def report(db: str, run_id: int | None, out: str | None, fmt: str | None, lang: 
     engine = open_existing(db)
     run = run_of(engine, run_id)
     if baseline is not None:
-        run_of(engine, baseline)
+        from diagscope.report.diff import diff_warnings
+
+        warn(diff_warnings(engine, run_of(engine, baseline), run))
     fmt = fmt or (format_for_suffix(Path(out).suffix) if out else None) or "html"
     built = build_for_run(engine, run, baseline)
     text = render(built, fmt, lang)
@@ -55,11 +63,15 @@ def report(db: str, run_id: int | None, out: str | None, fmt: str | None, lang: 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def diff(run_a: int, run_b: int, db: str, fmt: str) -> None:
-    """What changed from RUN_A (baseline build) to RUN_B (new build)."""
-    from diagscope.report.diff import diff_runs, diff_text
+    """What changed from RUN_A (baseline build) to RUN_B (new build).
+
+    Warns (on stderr) when the runs used different policies, scenarios or canaries, or when
+    RUN_A is the newer run."""
+    from diagscope.report.diff import diff_runs, diff_text, diff_warnings
 
     engine = open_existing(db)
     a, b = run_of(engine, run_a), run_of(engine, run_b)
+    warn(diff_warnings(engine, a, b))
     section = diff_runs(engine, a, b)
     click.echo(json.dumps(section.model_dump(mode="json"), indent=2) if fmt == "json"
                else diff_text(section, b))
@@ -74,12 +86,20 @@ def diff(run_a: int, run_b: int, db: str, fmt: str) -> None:
 @click.option("--tolerance", type=float, default=2.0, show_default=True,
               help="Seconds two timestamps may differ and still be the same event.")
 def reconcile(wire_run: int, viewer_run: int, db: str, fmt: str, tolerance: float) -> None:
-    """Events seen on the wire but not in the Diagnostic Data Viewer, and the reverse."""
+    """Events seen on the wire but not in the Diagnostic Data Viewer, and the reverse.
+
+    Warns (on stderr) when the runs used different policies, scenarios or canaries, or when
+    WIRE_RUN is a viewer import and VIEWER_RUN is not."""
     from diagscope.report.reconcile import reconcile as run_reconcile
-    from diagscope.report.reconcile import reconciliation_json, reconciliation_text
+    from diagscope.report.reconcile import (
+        reconcile_warnings,
+        reconciliation_json,
+        reconciliation_text,
+    )
 
     engine = open_existing(db)
     a, b = run_of(engine, wire_run), run_of(engine, viewer_run)
+    warn(reconcile_warnings(engine, a, b))
     result = run_reconcile(engine, a, b, timedelta(seconds=tolerance))
     click.echo(json.dumps(reconciliation_json(result), indent=2) if fmt == "json"
                else reconciliation_text(result, a, b))

@@ -66,7 +66,10 @@ def inflate(data: bytes, header: str | None, limit: int = DEFAULT_MAX_BODY_BYTES
     if not data:
         return Inflated(b"", "identity")
     if data[:2] == b"\x1f\x8b":
-        return Inflated(_bounded(data, 16 + zlib.MAX_WBITS, limit, "gzip"), "gzip")
+        try:
+            return Inflated(_bounded(data, 16 + zlib.MAX_WBITS, limit, "gzip"), "gzip")
+        except zlib.error as exc:
+            raise InflateError(f"gzip stream is damaged: {exc}") from exc
     if _looks_zlib(data):
         try:
             return Inflated(_bounded(data, zlib.MAX_WBITS, limit, "zlib"), "zlib")

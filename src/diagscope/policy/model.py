@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -44,11 +44,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def dutch_text(of: str = "the clause") -> Any:
+    """The optional Dutch twin of a clause field, which Dutch reports cite instead."""
+    return Field(default="", description=f"{of} in Dutch, cited by Dutch reports (optional)")
+
+
 class ProductPolicy(_Strict):
     """What the agreement allows one product to send."""
 
     max_level: PolicyLevel
     clause: str = Field(min_length=1)
+    clause_nl: str = dutch_text()
     security_events: list[str] = Field(
         default_factory=list,
         description="event names (globs) that count as security-level for this product",
@@ -65,6 +71,7 @@ class Purpose(_Strict):
     permitted: bool
     description: str = ""
     clause: str = Field(min_length=1)
+    clause_nl: str = dutch_text()
 
 
 class NameRule(_Strict):
@@ -88,6 +95,7 @@ class Allowance(_Strict):
     fields: list[str] = Field(min_length=1, description="dotted field paths, globs allowed")
     pattern: str | None = Field(default=None, description="the whole value must match")
     clause: str = Field(min_length=1)
+    clause_nl: str = dutch_text()
 
     @field_validator("pattern")
     @classmethod
@@ -119,6 +127,7 @@ class EnvelopeIdentifier(_Strict):
     pattern: str | None = Field(default=None, description="the whole value must match")
     description: str = Field(min_length=1)
     clause: str = Field(min_length=1)
+    clause_nl: str = dutch_text()
 
     @field_validator("pattern")
     @classmethod
@@ -140,6 +149,7 @@ class EnvelopeIdentifier(_Strict):
 
 class PersonalData(_Strict):
     clause: str = Field(min_length=1)
+    clause_nl: str = dutch_text()
     allowed: list[Allowance] = Field(default_factory=list)
     envelope_identifiers: list[EnvelopeIdentifier] = Field(default_factory=list)
     phone_region: str = Field(default="NL", min_length=2, max_length=2,
@@ -172,11 +182,13 @@ class Endpoint(_Strict):
 class Transport(_Strict):
     plaintext_http_allowed: bool = False
     clause: str = Field(min_length=1)
+    clause_nl: str = dutch_text()
 
 
 class Destinations(_Strict):
     required_region: str | None = None
     clause: str = Field(min_length=1)
+    clause_nl: str = dutch_text()
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
 
     @field_validator("endpoints")
@@ -206,6 +218,7 @@ class Policy(_Strict):
     description: str = ""
     products: dict[str, ProductPolicy]
     unknown_level_clause: str = Field(min_length=1)
+    unknown_level_clause_nl: str = dutch_text("unknown_level_clause")
     purposes: dict[str, Purpose] = Field(default_factory=dict)
     name_rules: list[NameRule] = Field(default_factory=list)
     categories: dict[str, str] = Field(
@@ -213,7 +226,9 @@ class Policy(_Strict):
         description="privacy data category (catalogue or PrivTags) -> purpose",
     )
     unknown_purpose_clause: str = Field(min_length=1)
+    unknown_purpose_clause_nl: str = dutch_text("unknown_purpose_clause")
     catalogue_clause: str = Field(min_length=1)
+    catalogue_clause_nl: str = dutch_text("catalogue_clause")
     events: dict[str, EventOverride] = Field(default_factory=dict)
     destinations: Destinations
     transport: Transport

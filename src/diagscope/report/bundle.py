@@ -1,9 +1,21 @@
 """Evidence bundles: everything an auditor needs to check a run without trusting diagscope.
 
-A bundle is a zip with the run's flows as a `.mitm` file (the raw requests), the original
-capture files when they are still on disk and unchanged, events and findings as JSON
-lines, the report (HTML and JSON), the exact policy file and its resolved form, a
-`manifest.json` with provenance, and `SHA256SUMS` in the format `sha256sum -c` reads.
+A bundle is a zip holding:
+
+- `rows/`: the run's hash chain in full: `run.jsonl` (the run's header, settings and
+  closing entries, as the canonical JSON text that was hashed), `requests.jsonl` (without
+  raw bodies, with body_sha256), `events.jsonl` and `findings.jsonl`, every row in the form
+  the chain digests it (`store/portable.py`). A redacted bundle replaces the columns that
+  can hold personal data by the SHA-256 the chain already uses for them.
+- `flows.mitm`: the raw requests (not in a redacted bundle), and `captures/`: the original
+  capture files when they are still on disk and unchanged.
+- `events.jsonl` and `findings.jsonl` as `diagscope events/findings --format jsonl` print
+  them, and the report (`report.html`, `report.json`), all made from the enclosed rows.
+- `policy/`: the exact policy file and its resolved form, as the run's header recorded.
+- `manifest.json`: provenance, the chain head and length, the verdict.
+- `SHA256SUMS` in the format `sha256sum -c` reads, and, when signed, `SHA256SUMS.sig`.
+
+`bundle_check.py` verifies one.
 """
 
 from __future__ import annotations
@@ -11,17 +23,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import platform
 import socket
 import sys
-import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mitmproxy import http
 from mitmproxy.io import FlowWriter
 from sqlalchemy import Engine
@@ -29,12 +42,32 @@ from sqlalchemy import Engine
 from diagscope import __version__
 from diagscope.decode import DECODER_VERSIONS
 from diagscope.files import PRIVATE_MODE, private_file
-from diagscope.pii.canary import CanarySet
-from diagscope.report.build import build_for_run
-from diagscope.report.render import render_html, render_json
+from diagscope.report.model import Report
+from diagscope.report.rebuild import rebuild, report_files
+from diagscope.signing import ALGORITHM, SIGNATURE_FILE, fingerprint, sign
 from diagscope.sources.synthetic import make_flow
-from diagscope.store.queries import iter_events, iter_findings, iter_request_rows, run_record
+from diagscope.store.chain import ROWS_ONLY_FORMAT
+from diagscope.store.entries import UNCHAINED, content_text, run_state, unchained_state
+from diagscope.store.portable import ROW_TABLES, portable_row, redact_row, redacted_columns
+from diagscope.store.queries import (
+    iter_chained_rows,
+    iter_request_rows,
+    run_entry_rows,
+    run_record,
+)
+from diagscope.store.verify import verify_run
 from diagscope.store.writer import mitmproxy_version
+
+BUNDLE_FORMAT = "2"
+SUMS_FILE = "SHA256SUMS"
+RUN_ENTRIES_FILE = "rows/run.jsonl"
+POLICY_FILE = "policy/policy.yaml"
+RESOLVED_POLICY_FILE = "policy/policy.resolved.json"
+
+
+def row_file(table_name: str) -> str:
+    return f"rows/{table_name}.jsonl"
+
 
 PERSONAL_DATA_WARNING = (
     "This bundle contains raw telemetry captured from a test machine. Telemetry can hold "
@@ -43,13 +76,71 @@ PERSONAL_DATA_WARNING = (
     "ends. Use --redact for a bundle without raw bodies for wider sharing."
 )
 REDACTED_NOTE = (
-    "Redacted bundle: no raw request bodies or capture files, values masked. Integrity can be "
-    "checked; findings cannot be re-derived from the raw telemetry."
+    "Redacted bundle: no raw request bodies or capture files; the columns that can hold "
+    "personal data (event JSON, field marks and, for runs stored since run metadata is "
+    "chained, request headers: see redacted_columns) are replaced by their SHA-256, values "
+    "masked. The hash chain, the manifest and the report are checked; findings cannot be "
+    "re-derived from the raw telemetry."
 )
 
 
 class BundleError(Exception):
     pass
+
+
+@dataclass(slots=True)
+class Exported:
+    manifest: dict[str, Any]
+    #: One line each: capture files that could not be enclosed, and why.
+    warnings: list[str] = field(default_factory=list)
+
+
+def jsonl(rows: Iterable[Any]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def read_jsonl(zf: zipfile.ZipFile, name: str) -> list[Any]:
+    """A JSON-lines file of a bundle, one value a line."""
+    return [json.loads(line) for line in zf.read(name).decode("utf-8").splitlines() if line]
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest_facts(run_id: int, state: dict[str, Any], report: Report, head: str | None,
+                   length: int, chain_format: int, counts: dict[str, int]) -> dict[str, Any]:
+    """What a manifest states that follows from the enclosed rows: `verify` recomputes it
+    and compares. The rest (export time and host, decoder versions, which captures were
+    enclosed, the signing key) is provenance that nothing in the rows can confirm."""
+    policy_text = state.get("policy_text") or ""
+    return {
+        "run": {
+            "id": run_id, "label": state.get("label"), "source_kind": state.get("source_kind"),
+            "status": state.get("status"),
+            "started_at": report.run.started_at, "ended_at": report.run.ended_at,
+            "command": state.get("command"), "chain_head": head, "chain_length": length,
+            "chain_format": chain_format, "rows": counts,
+        },
+        "tool": {"diagscope": state.get("tool_version"),
+                 "mitmproxy": state.get("mitmproxy_version")},
+        "policy": {"name": state.get("policy_name"), "version": state.get("policy_version"),
+                   "sha256": state.get("policy_sha256"),
+                   "file_sha256": sha256_hex(policy_text.encode("utf-8"))},
+        "captures": [dict(c) for c in state.get("captures") or []],
+        # Labels and salted hashes only: whoever holds the canary values can re-derive the
+        # canary findings with `diagscope verify bundle.zip --canary ...`.
+        "canaries": state.get("canaries"),
+        "verdict": report.verdict.model_dump(),
+    }
+
+
+def policy_files(state: dict[str, Any]) -> dict[str, bytes]:
+    return {
+        POLICY_FILE: (state.get("policy_text") or "").encode("utf-8"),
+        RESOLVED_POLICY_FILE: (json.dumps(state.get("policy_resolved"), indent=2,
+                                          ensure_ascii=False) + "\n").encode("utf-8"),
+    }
 
 
 def _flow_from_row(row: dict[str, Any]) -> http.HTTPFlow:
@@ -63,85 +154,120 @@ def _flow_from_row(row: dict[str, Any]) -> http.HTTPFlow:
     return flow
 
 
-def _jsonl(rows: Any) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+def _run_entries(engine: Engine, run: dict[str, Any], length: int
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The run entries as `rows/run.jsonl` holds them, and the run's chained columns."""
+    if (run["chain_format"] or ROWS_ONLY_FORMAT) == ROWS_ONLY_FORMAT:
+        state = unchained_state(run)
+        return [{"kind": UNCHAINED, "content": content_text(state)}], state
+    entries = run_entry_rows(engine, run["id"], length)
+    state = run_state((e["kind"], json.loads(e["content"])) for e in entries)
+    return [{"chain_seq": e["chain_seq"], "kind": e["kind"], "chain_hash": e["chain_hash"],
+             "content": e["content"]} for e in entries], state
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _enclose_captures(state: dict[str, Any], files: dict[str, bytes], redact: bool
+                      ) -> tuple[list[dict[str, Any]], list[str]]:
+    captures: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for capture in state.get("captures") or []:
+        entry = {**capture, "included": False}
+        captures.append(entry)
+        if redact:
+            continue
+        path = Path(capture["path"])
+        why = None
+        if not path.is_file():
+            why = ("it no longer exists" if path.is_absolute() else
+                   f"the run stored a relative path, not found from {os.getcwd()}")
+        else:
+            data = path.read_bytes()
+            if sha256_hex(data) != capture["sha256"]:
+                why = (f"it changed since the run (SHA-256 {sha256_hex(data)}, the run stored "
+                       f"{capture['sha256'] or 'none'})")
+            else:
+                name = f"captures/{len(captures) - 1}-{path.name}"
+                files[name] = data
+                entry["included"] = name
+        if why:
+            warnings.append(f"capture {capture['path']} not included: {why}")
+    return captures, warnings
 
 
 def export_bundle(
     engine: Engine, run_id: int, out: str, *, redact: bool = False,
-    progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+    sign_key: Ed25519PrivateKey | None = None, progress: Callable[[str], None] | None = None,
+) -> Exported:
+    """Write the run's bundle to `out`. A run whose chain does not verify is refused:
+    evidence that was altered is not passed on as evidence."""
     step = progress or (lambda _msg: None)
-    files: dict[str, bytes] = {}
+    step("checking the run's hash chain")
+    checked = verify_run(engine, run_id)
+    if not checked.ok:
+        raise BundleError(f"run {run_id} does not verify, so it is not exported: "
+                          f"{checked.problem}")
     run = run_record(engine, run_id)
+    chain_format = run["chain_format"] or ROWS_ONLY_FORMAT
+    head, length = run["chain_head"], run["chain_length"] or 0
+    files: dict[str, bytes] = {}
+    step("rows")
+    entries, state = _run_entries(engine, run, length)
+    rows = {name: [portable_row(name, r) for r in iter_chained_rows(engine, name, run_id,
+                                                                     length)]
+            for name in ROW_TABLES}
+    counts = {name: len(rows[name]) for name in ROW_TABLES}
+    hidden = redacted_columns(chain_format) if redact else {}
+    files[RUN_ENTRIES_FILE] = jsonl(entries)
+    for name in ROW_TABLES:
+        redact_here = hidden.get(name, frozenset())
+        files[row_file(name)] = jsonl(redact_row(r, redact_here) if redact_here else r
+                                      for r in rows[name])
     if not redact:
         step("flows")
         buffer = io.BytesIO()
         writer = FlowWriter(buffer)
-        for row in iter_request_rows(engine, run_id):
+        for row in iter_request_rows(engine, run_id, below=length):
             writer.add(_flow_from_row(row))
         files["flows.mitm"] = buffer.getvalue()
-    step("events and findings")
-    files["events.jsonl"] = _jsonl(iter_events(engine, run_id))
-    files["findings.jsonl"] = _jsonl(iter_findings(engine, run_id))
     step("report")
-    built = build_for_run(engine, run_id)
-    files["report.html"] = render_html(built.report, "en", built.forbidden_purposes).encode()
-    files["report.json"] = render_json(built.report).encode()
-    files["policy/policy.yaml"] = run["policy_text"].encode("utf-8")
-    files["policy/policy.resolved.json"] = (
-        json.dumps(run["policy_resolved"], indent=2, ensure_ascii=False) + "\n"
-    ).encode()
-    captures: list[dict[str, Any]] = []
-    for capture in run["captures"] or []:
-        entry = dict(capture)
-        path = Path(capture["path"])
-        entry["included"] = False
-        if not redact and path.is_file():
-            data = path.read_bytes()
-            if _sha256(data) == capture["sha256"]:
-                name = f"captures/{len(captures)}-{path.name}"
-                files[name] = data
-                entry["included"] = name
-        captures.append(entry)
-    manifest = {
-        "bundle_format": "1",
+    exported_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    run_columns = {**state, "chain_head": head, "chain_length": length,
+                   "chain_format": chain_format}
+    # Made from the rows just read, as verify will make it again from the bundle.
+    rebuilt = rebuild(run_id, run_columns, rows, {}, exported_at)
+    files["events.jsonl"] = jsonl(rebuilt.events)
+    files["findings.jsonl"] = jsonl(rebuilt.findings)
+    files.update(report_files(rebuilt.built))
+    files.update(policy_files(state))
+    captures, warnings = _enclose_captures(state, files, redact)
+    facts = manifest_facts(run_id, state, rebuilt.built.report, head, length, chain_format,
+                           counts)
+    manifest: dict[str, Any] = {
+        "bundle_format": BUNDLE_FORMAT,
         "warning": REDACTED_NOTE if redact else PERSONAL_DATA_WARNING,
         "redacted": redact,
-        "run": {
-            "id": run["id"], "label": run["label"], "source_kind": run["source_kind"],
-            "status": run["status"],
-            "started_at": built.report.run.started_at, "ended_at": built.report.run.ended_at,
-            "command": run["command"], "chain_head": run["chain_head"],
-            "chain_length": run["chain_length"],
-        },
-        "tool": {"diagscope": run["tool_version"], "mitmproxy": run["mitmproxy_version"],
-                 "decoders": DECODER_VERSIONS},
+        "redacted_columns": {k: sorted(v) for k, v in hidden.items() if v},
+        **facts,
+        "tool": {**facts["tool"], "decoders": DECODER_VERSIONS},
+        "captures": captures,
         "exported": {
-            "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "at": exported_at,
             "by": {"diagscope": __version__, "mitmproxy": mitmproxy_version(),
                    "python": sys.version.split()[0]},
             "host": f"{socket.gethostname()} ({platform.system()} {platform.release()})",
         },
-        "policy": {"name": run["policy_name"], "version": run["policy_version"],
-                   "sha256": run["policy_sha256"],
-                   "file_sha256": _sha256(files["policy/policy.yaml"])},
-        "captures": captures,
-        # Labels and salted hashes only: whoever holds the canary values can re-derive the
-        # canary findings with `diagscope verify bundle.zip --canary ...`.
-        "canaries": run["canaries"],
-        "verdict": built.report.verdict.model_dump(),
     }
+    if sign_key is not None:
+        manifest["signature"] = {"algorithm": ALGORITHM, "file": SIGNATURE_FILE,
+                                 "public_key": fingerprint(sign_key.public_key())}
     files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
-    sums = "".join(f"{_sha256(data)}  {name}\n" for name, data in sorted(files.items()))
-    files["SHA256SUMS"] = sums.encode()
+    sums = "".join(f"{sha256_hex(data)}  {name}\n" for name, data in sorted(files.items()))
+    files[SUMS_FILE] = sums.encode()
+    if sign_key is not None:
+        files[SIGNATURE_FILE] = sign(files[SUMS_FILE], sign_key)
     step("writing")
     _write_zip(out, files)
-    return manifest
+    return Exported(manifest, warnings)
 
 
 def _write_zip(out: str, files: dict[str, bytes]) -> None:
@@ -151,141 +277,3 @@ def _write_zip(out: str, files: dict[str, bytes]) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = PRIVATE_MODE << 16  # unzipped, the files stay private too
             zf.writestr(info, data)
-
-
-@dataclass
-class BundleCheck:
-    ok: bool
-    checked_files: int = 0
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def _jsonl_rows(zf: zipfile.ZipFile, name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in zf.read(name).decode().splitlines() if line]
-
-
-def _without_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k != "run"} for r in rows]
-
-
-def verify_bundle(path: str, canaries: list[tuple[str, str]] | None = None) -> BundleCheck:
-    """Check every hash, then re-classify the enclosed flows with the enclosed policy."""
-    check = BundleCheck(ok=False)
-    try:
-        zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise BundleError(f"{path} is not a readable zip file: {exc}") from None
-    with zf:
-        names = set(zf.namelist())
-        if "SHA256SUMS" not in names:
-            raise BundleError(f"{path} has no SHA256SUMS; it is not a diagscope bundle")
-        listed: dict[str, str] = {}
-        for line in zf.read("SHA256SUMS").decode("utf-8").splitlines():
-            digest, _, name = line.partition("  ")
-            listed[name] = digest
-        for name, digest in sorted(listed.items()):
-            if name not in names:
-                check.problems.append(f"{name} is listed in SHA256SUMS but missing")
-            elif _sha256(zf.read(name)) != digest:
-                check.problems.append(f"{name} was modified: its SHA-256 does not match")
-            else:
-                check.checked_files += 1
-        for extra in sorted(names - set(listed) - {"SHA256SUMS"}):
-            check.problems.append(f"{extra} is not listed in SHA256SUMS (added later?)")
-        if check.problems:
-            return check
-        manifest = json.loads(zf.read("manifest.json"))
-        if manifest.get("redacted"):
-            check.notes.append(REDACTED_NOTE)
-            check.ok = True
-            return check
-        check.problems.extend(_reclassify(zf, manifest, canaries or [], check.notes))
-    check.ok = not check.problems
-    return check
-
-
-def _canaries_for(manifest: dict[str, Any], given: list[tuple[str, str]],
-                  problems: list[str]) -> CanarySet | None:
-    stored = manifest.get("canaries") or {}
-    if not given:
-        return None
-    salt = stored.get("salt")
-    canaries = CanarySet(given, salt=salt)
-    expected = {c["label"]: c["salted_sha256"] for c in stored.get("canaries", [])}
-    for record in canaries.records:
-        if expected.get(record.label) != record.salted_sha256:
-            problems.append(f"canary {record.label!r} does not match the run's salted hash")
-    return canaries
-
-
-def _reclassify(zf: zipfile.ZipFile, manifest: dict[str, Any],
-                given: list[tuple[str, str]], notes: list[str]) -> list[str]:
-    from diagscope.policy.load import LoadedPolicy
-    from diagscope.policy.model import Policy
-    from diagscope.replay import replay
-    from diagscope.session import RunSession, SessionSettings
-    from diagscope.store.engine import open_engine
-
-    problems: list[str] = []
-    canaries = _canaries_for(manifest, given, problems)
-    if problems:
-        return problems
-    policy = Policy.model_validate(json.loads(zf.read("policy/policy.resolved.json")))
-    text = zf.read("policy/policy.yaml").decode("utf-8")
-    loaded = LoadedPolicy(policy=policy, path="policy/policy.yaml", text=text,
-                          sha256=_sha256(text.encode()))
-    with tempfile.TemporaryDirectory(prefix="diagscope-verify-") as tmp:
-        flows = Path(tmp) / "flows.mitm"
-        flows.write_bytes(zf.read("flows.mitm"))
-        engine = open_engine(str(Path(tmp) / "check.sqlite"))
-        session = RunSession(SessionSettings(
-            label="bundle check", canaries=[f"{label}={value}" for label, value in given]
-            if canaries is not None else []), engine=engine, loaded=loaded)
-        replay([str(flows)], session)
-        enclosed_findings = _jsonl_rows(zf, "findings.jsonl")
-        without_canaries = canaries is None and bool(manifest.get("canaries"))
-        canary_events = {(f["flow_id"], f["event_index"]) for f in enclosed_findings
-                         if f["pii_kind"] == "canary"} if without_canaries else set()
-        for name, produce in (("events.jsonl", iter_events), ("findings.jsonl", iter_findings)):
-            enclosed = _jsonl_rows(zf, name)
-            again = list(produce(engine, session.run_id or 0))
-            a, b = _without_run(enclosed), _without_run(again)
-            if without_canaries and name == "findings.jsonl":
-                # Canary findings need the canary values, which the bundle does not hold.
-                a = [f for f in a if f["pii_kind"] != "canary"]
-                notes.append(f"{len(enclosed) - len(a)} canary findings were not re-derived: "
-                             "pass the canaries with --canary to check them too")
-            elif canary_events:
-                # ... and so the verdict of an event with a canary finding may differ.
-                for row in (*a, *b):
-                    if (row["flow_id"], row["event_index"]) in canary_events:
-                        row["verdict"] = None
-            if a != b:
-                first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
-                             min(len(a), len(b)))
-                problems.append(
-                    f"{name} does not reproduce: {len(a)} enclosed, {len(b)} re-derived rows; "
-                    f"first difference at row {first + 1}"
-                    + (f": enclosed {json.dumps(a[first])[:300]}" if first < len(a) else "")
-                )
-        engine.dispose()
-    return problems
-
-
-def verify_bundle_cli(path: str, canaries: list[tuple[str, str]] | None = None) -> None:
-    import click
-
-    try:
-        check = verify_bundle(path, canaries)
-    except BundleError as exc:
-        raise click.ClickException(str(exc)) from None
-    for note in check.notes:
-        click.echo(f"note: {note}")
-    if not check.ok:
-        for problem in check.problems:
-            click.echo(f"FAILED: {problem}", err=True)
-        raise click.ClickException(f"bundle {path} failed verification")
-    reproduced = not any(n.startswith("Redacted") for n in check.notes)
-    click.echo(f"bundle {path}: {check.checked_files} files match SHA256SUMS"
-               + ("; findings and events reproduce exactly" if reproduced else ""))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import Engine
 
 from diagscope.report.model import DiffSection, Report
+from diagscope.store.queries import run_record
 
 
 def _finding_key(f) -> tuple[str, str, str, str, str]:
@@ -100,3 +102,51 @@ def diff_runs(engine: Engine, baseline_run: int, run: int) -> DiffSection:
     from diagscope.report.overview import build_report
 
     return diff_reports(build_report(engine, baseline_run), build_report(engine, run))
+
+
+def _policy(run: dict[str, Any]) -> str:
+    return f"{run['policy_name']} (sha256 {run['policy_sha256'][:12]})"
+
+
+def _scenario(run: dict[str, Any]) -> tuple[str, str] | None:
+    scenario = run["scenario"] or None
+    return (str(scenario.get("id", "")), str(scenario.get("sha256", ""))) if scenario else None
+
+
+def _scenario_text(scenario: tuple[str, str] | None) -> str:
+    return f"{scenario[0]} (sha256 {scenario[1][:12]})" if scenario else "none"
+
+
+def _canary_labels(run: dict[str, Any]) -> list[str]:
+    # Canaries are compared by label: their stored hashes are salted per run.
+    return sorted(c["label"] for c in (run["canaries"] or {}).get("canaries", []))
+
+
+def setup_warnings(engine: Engine, run_a: int, run_b: int) -> list[str]:
+    """Why two runs may not compare like with like, one line each: they were judged by
+    different policies, played different scenarios or searched for different canaries."""
+    a, b = run_record(engine, run_a), run_record(engine, run_b)
+    warnings = []
+    if a["policy_sha256"] != b["policy_sha256"]:
+        warnings.append(f"runs {run_a} and {run_b} were judged by different policies: "
+                        f"{_policy(a)} and {_policy(b)}")
+    if _scenario(a) != _scenario(b):
+        warnings.append(f"runs {run_a} and {run_b} played different scenarios: "
+                        f"{_scenario_text(_scenario(a))} and {_scenario_text(_scenario(b))}")
+    if _canary_labels(a) != _canary_labels(b):
+        warnings.append(f"runs {run_a} and {run_b} searched for different canaries: "
+                        f"{', '.join(_canary_labels(a)) or 'none'} and "
+                        f"{', '.join(_canary_labels(b)) or 'none'}")
+    return warnings
+
+
+def diff_warnings(engine: Engine, baseline_run: int, run: int) -> list[str]:
+    """`setup_warnings`, and a baseline that is newer than the run compared with it: the
+    runs were most likely given the wrong way round."""
+    warnings = setup_warnings(engine, baseline_run, run)
+    baseline_started = run_record(engine, baseline_run)["started_at"]
+    started = run_record(engine, run)["started_at"]
+    if baseline_started > started:
+        warnings.append(f"the baseline run {baseline_run} is newer than run {run}; the new "
+                        f"build comes second: diagscope diff {run} {baseline_run}")
+    return warnings

@@ -1,8 +1,20 @@
-"""Report wording in English and Dutch: the first readers are Dutch privacy officers."""
+"""Report wording in English and Dutch: the first readers are Dutch privacy officers.
+
+Besides the report's own texts, the Dutch report names rules, verdicts and the default
+policy's purposes in Dutch, and cites a clause in the policy's own Dutch text where the
+policy gives one: every `clause` (and `unknown_level_clause`, ...) may have a `clause_nl`
+(`unknown_level_clause_nl`, ...) beside it. A clause without one is cited as written.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
 LANGUAGES = ("en", "nl")
+#: The suffix of a clause field's Dutch twin (`clause` -> `clause_nl`).
+DUTCH_SUFFIX = "_nl"
 
 _TEXT: dict[str, tuple[str, str]] = {
     "title": ("Verification report", "Verificatierapport"),
@@ -13,6 +25,10 @@ _TEXT: dict[str, tuple[str, str]] = {
              "GESLAAGD: geen schending van de afspraken gevonden"),
     "FAIL": ("FAIL: violations of the agreement were found",
              "NIET GESLAAGD: schendingen van de afspraken gevonden"),
+    "NO DATA": ("NO DATA: no telemetry was seen, so this run shows nothing",
+                "GEEN GEGEVENS: geen telemetrie gezien, dus deze run toont niets"),
+    "INCOMPLETE": ("INCOMPLETE: evidence of this run is missing",
+                   "ONVOLLEDIG: bewijs van deze run ontbreekt"),
     "violations": ("violations", "schendingen"),
     "reviews": ("to review", "te beoordelen"),
     "summary": ("Summary", "Samenvatting"),
@@ -56,6 +72,10 @@ _TEXT: dict[str, tuple[str, str]] = {
                       "Verzonden zonder bevinding, zoals het beleid toestaat; geteld, nooit "
                       "getoond."),
     "distinct": ("Distinct values", "Verschillende waarden"),
+    "gone_endpoints": ("Endpoints no longer contacted", "Niet meer benaderde eindpunten"),
+    "volume": ("Volume", "Volume"),
+    "before": ("Before", "Voor"),
+    "after": ("After", "Na"),
     "prefixes": ("Prefixes", "Voorvoegsels"),
     "findings": ("Findings", "Bevindingen"),
     "field": ("Field", "Veld"),
@@ -90,11 +110,111 @@ _TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-def translator(lang: str):
-    index = LANGUAGES.index(lang)
+#: Rule names, verdict words and the default policy's purposes in Dutch; a name missing here
+#: (a lab policy's own purpose) is shown as it is.
+_DUTCH_RULES = {
+    "level": "niveau",
+    "purpose": "doel",
+    "unknown-event": "onbekende gebeurtenis",
+    "undocumented-field": "ongedocumenteerd veld",
+    "personal-data": "persoonsgegevens",
+    "destination": "bestemming",
+    "transport": "transport",
+    "undecodable": "niet te decoderen",
+}
+_DUTCH_VERDICTS = {"ok": "in orde", "review": "te beoordelen", "violation": "schending"}
+# The processor agreement's own words for its purposes (Verwerkersovereenkomst 2019).
+_DUTCH_PURPOSES = {
+    "performing": "uitvoeren",
+    "security": "beveiliging",
+    "up-to-date": "actueel",
+    "business-operations": "legitieme bedrijfsvoering",
+    "analytics": "data-analyse",
+    "profiling": "profilering",
+    "advertising": "adverteren",
+    "market-research": "marktonderzoek",
+    "unknown": "onbekend",
+}
 
-    def t(key: str, **kw: object) -> str:
-        text = _TEXT[key][index] if key in _TEXT else key
+
+def _key(clause: str) -> str:
+    # Folded YAML and stored findings may differ in line breaks, never in words.
+    return " ".join(clause.split())
+
+
+class Wording:
+    """The words of one report: its texts (`t("title")`), and rule names, verdict words,
+    purposes and the policy's clauses in the report's language."""
+
+    def __init__(self, lang: str, clauses: Mapping[str, str] | None = None) -> None:
+        self.lang = lang
+        self._index = LANGUAGES.index(lang)
+        dutch = lang == "nl"
+        self._rules = _DUTCH_RULES if dutch else {}
+        self._verdicts = _DUTCH_VERDICTS if dutch else {}
+        self._purposes = _DUTCH_PURPOSES if dutch else {}
+        self._clauses = {_key(k): v for k, v in (clauses or {}).items()} if dutch else {}
+
+    def __call__(self, key: str, **kw: object) -> str:
+        text = _TEXT[key][self._index] if key in _TEXT else key
         return text.format(**kw) if kw else text
 
-    return t
+    def rule(self, name: str) -> str:
+        return self._rules.get(name, name)
+
+    def verdict(self, word: str) -> str:
+        """An event's verdict or a finding's severity."""
+        return self._verdicts.get(word, word)
+
+    def purpose(self, purpose: str) -> str:
+        return self._purposes.get(purpose, purpose)
+
+    def clause(self, text: str) -> str:
+        return self._clauses.get(_key(text), text)
+
+
+def translator(lang: str, clauses: Mapping[str, str] | None = None) -> Wording:
+    """The wording of a report in `lang`; `clauses` maps a policy's clause texts to its
+    Dutch ones (`dutch_clauses`)."""
+    return Wording(lang, clauses)
+
+
+def _mappings(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _mappings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _mappings(value)
+
+
+def dutch_clauses(policy: Mapping[str, Any]) -> dict[str, str]:
+    """A policy's clause texts (as JSON, `Policy.model_dump`) mapped to the Dutch texts it
+    gives beside them: every `...clause` field with a non-empty `...clause_nl` twin."""
+    found: dict[str, str] = {}
+    for mapping in _mappings(dict(policy)):
+        for key, value in mapping.items():
+            dutch = mapping.get(key + DUTCH_SUFFIX)
+            if key.endswith("clause") and isinstance(value, str) and isinstance(dutch, str) \
+                    and dutch.strip():
+                found[value] = dutch
+    return found
+
+
+@lru_cache(maxsize=16)
+def bundled_dutch_clauses(name: str, sha256: str) -> dict[str, str]:
+    """The Dutch clauses of the bundled policy `name`, when it is byte for byte the policy
+    a run was judged by (the same sha256 over it and all it extends); else none, and the
+    clauses are cited as the run stored them."""
+    from diagscope.policy.load import PolicyError, bundled_names, load_policy
+
+    if name not in bundled_names():
+        return {}
+    try:
+        loaded = load_policy(name)
+    except PolicyError:
+        return {}
+    if loaded.sha256 != sha256:
+        return {}
+    return dutch_clauses(loaded.policy.model_dump(mode="json"))

@@ -35,7 +35,9 @@ class RunInfo(BaseModel):
     tool_version: str
     mitmproxy_version: str
     command: str
-    chain_head: str | None = Field(description="hash of the last stored row (see verify)")
+    chain_head: str | None = Field(
+        description="hash of the last entry of the run's hash chain: record it in the test "
+                    "log, `diagscope verify BUNDLE --expect-head` checks it")
     chain_length: int
     scenario: dict | None = None
     settings: dict | None = Field(
@@ -48,7 +50,11 @@ class BuildInfo(BaseModel):
 
 
 class Verdict(BaseModel):
-    result: str = Field(description="PASS when no violation was found, else FAIL")
+    result: str = Field(description="PASS: telemetry was seen, the run is complete and no "
+                                    "violation was found; FAIL: a violation was found in a "
+                                    "complete run; NO DATA: no telemetry was seen; "
+                                    "INCOMPLETE: the run is not complete (interrupted, "
+                                    "damaged, still recording or short of stored requests)")
     violations: int
     reviews: int
     by_rule: dict[str, dict[str, int]] = Field(description="rule -> severity -> count")
@@ -126,7 +132,9 @@ class DiffSection(BaseModel):
 
 class Report(BaseModel):
     format_version: str = REPORT_FORMAT_VERSION
-    generated_at: str
+    generated_at: str = Field(description="when the report was made; in an evidence bundle, "
+                                          "the export time, so the report can be rebuilt "
+                                          "from the bundle exactly")
     run: RunInfo
     build: BuildInfo
     policy: PolicyInfo

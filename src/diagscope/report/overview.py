@@ -28,6 +28,7 @@ from diagscope.report.model import (
     Totals,
     Verdict,
 )
+from diagscope.report.verdict import banner, verdict_of
 from diagscope.store.queries import findings_with_body_hash, iter_event_json, run_record
 from diagscope.store.statistics import EventGroup, HostTraffic, run_statistics
 
@@ -98,7 +99,9 @@ def _events_by_level(groups: list[EventGroup]) -> dict[str, list[EventName]]:
 
 def _endpoints(hosts: list[HostTraffic], destinations: Destinations) -> list[Endpoint]:
     endpoints = []
-    for h in hosts:
+    # Sorted here, not by the database: collations differ, and a report rebuilt from an
+    # evidence bundle's rows must come out the same as the one exported.
+    for h in sorted(hosts, key=lambda h: (h.host, h.scheme)):
         # Rows read from a viewer export or a file travelled nowhere: no destination.
         found = destination_of(h.host, destinations) if h.scheme not in ("ddv", "file") \
             else None
@@ -120,7 +123,9 @@ def _finding_item(row: dict[str, Any]) -> FindingItem:
     )
 
 
-def build_report(engine: Engine, run_id: int) -> Report:
+def build_report(engine: Engine, run_id: int, generated_at: str | None = None) -> Report:
+    """The run's report; `generated_at` (ISO 8601) is now unless given, so a bundle's
+    report can carry the export time and be rebuilt byte for byte."""
     run = run_record(engine, run_id)
     stats = run_statistics(engine, run_id)
     policy = run["policy_resolved"]
@@ -133,16 +138,25 @@ def build_report(engine: Engine, run_id: int) -> Report:
     for g in stats.event_groups:
         levels[g.level] += g.count
         purposes[g.purpose] += g.count
-    by_rule = stats.findings_by_rule
+    by_rule = {rule: dict(sorted(severities.items()))
+               for rule, severities in sorted(stats.findings_by_rule.items())}
     violations = sum(s.get("violation", 0) for s in by_rule.values())
     reviews = sum(s.get("review", 0) for s in by_rule.values())
+    result = verdict_of(status=run["status"], requests=stats.requests, violations=violations,
+                        write_errors=run["write_errors"])
     warnings = [f"Setting mismatch: {m}. This run does not test what the scenario describes."
                 for m in ((run["settings"] or {}).get("mismatches") or [])]
     if run["status"] == "damaged":
         warnings.append("A capture file was damaged: flows after the damage are missing.")
+    if run["write_errors"]:
+        warnings.append(f"{run['write_errors']} telemetry requests could not be stored: the "
+                        "evidence is short by that many.")
+    shown = banner(result, run["status"])
+    if shown:
+        warnings.insert(0, shown)
     return Report(
         warnings=warnings,
-        generated_at=iso(datetime.now(UTC)) or "",
+        generated_at=generated_at or iso(datetime.now(UTC)) or "",
         run=_run_info(run),
         build=BuildInfo(office_versions=sorted(stats.office_versions),
                         windows_versions=sorted(stats.os_versions)),
@@ -154,11 +168,11 @@ def build_report(engine: Engine, run_id: int) -> Report:
         totals=Totals(telemetry_requests=stats.requests, events=stats.events,
                       undecodable_requests=stats.undecodable_requests,
                       request_bytes=stats.request_bytes),
-        verdict=Verdict(result="FAIL" if violations else "PASS", violations=violations,
-                        reviews=reviews, by_rule=by_rule),
+        verdict=Verdict(result=result, violations=violations, reviews=reviews,
+                        by_rule=by_rule),
         events_by_level=_events_by_level(stats.event_groups),
         levels={lvl: levels[lvl] for lvl in LEVEL_ORDER if levels[lvl]},
-        purposes=dict(purposes.most_common()),
+        purposes=dict(sorted(purposes.items(), key=lambda item: (-item[1], item[0]))),
         endpoints=_endpoints(stats.hosts, destinations),
         envelope_identifiers=inventory,
         timeline=_timeline(stats.event_times),

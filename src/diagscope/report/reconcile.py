@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from diagscope.store.queries import events_by_time
+from diagscope.report.diff import setup_warnings
+from diagscope.sources.ddv import DDV_SCHEME
+from diagscope.store.queries import events_by_time, request_schemes
 
 
 @dataclass(slots=True)
@@ -98,3 +100,20 @@ def reconciliation_text(result: Reconciliation, wire_run: int, viewer_run: int) 
     lines.append(f"in the viewer, not on the wire (run {viewer_run}): {len(result.viewer_only)}")
     lines += [line(s, False) for s in result.viewer_only]
     return "\n".join(lines)
+
+
+def is_viewer_import(engine: Engine, run_id: int) -> bool:
+    """Whether every request of the run came from the Diagnostic Data Viewer (an export or
+    EventTranscript.db), none from the wire."""
+    return request_schemes(engine, run_id) == {DDV_SCHEME}
+
+
+def reconcile_warnings(engine: Engine, wire_run: int, viewer_run: int) -> list[str]:
+    """`setup_warnings`, and runs that look given the wrong way round: the "wire" run is a
+    viewer import and the "viewer" run is not."""
+    warnings = setup_warnings(engine, wire_run, viewer_run)
+    if is_viewer_import(engine, wire_run) and not is_viewer_import(engine, viewer_run):
+        warnings.append(f"run {wire_run}, given as the wire run, is a Diagnostic Data Viewer "
+                        f"import and run {viewer_run} is not; the wire run comes first: "
+                        f"diagscope reconcile {viewer_run} {wire_run}")
+    return warnings

@@ -75,7 +75,7 @@ _canonical_stdlib = json.JSONEncoder(
 _CANONICAL_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def canonical(content: dict[str, Any]) -> bytes:
+def canonical(content: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8, times in UTC, bytes as their SHA-256."""
     try:
         return orjson.dumps(content, default=_canonical, option=_CANONICAL_OPTIONS)

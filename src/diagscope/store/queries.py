@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from diagscope.store.tables import events, findings, requests, runs
+from diagscope.store.tables import events, findings, requests, run_entries, runs
 
 
 class NoSuchRun(LookupError):
@@ -223,10 +223,14 @@ def event_documents(engine: Engine, run_id: int, flow_id: str) -> list[dict[str,
         return docs
 
 
-def iter_request_rows(engine: Engine, run_id: int) -> Iterator[dict[str, Any]]:
+def iter_request_rows(engine: Engine, run_id: int, below: int | None = None
+                      ) -> Iterator[dict[str, Any]]:
     """Every stored request of a run with all its columns (raw body included), in the
-    order they were seen; read a few hundred at a time, since bodies can be large."""
+    order they were seen (those before chain position `below` only); read a few hundred at
+    a time, since bodies can be large."""
     stmt = select(requests).where(requests.c.run_id == run_id).order_by(requests.c.seq)
+    if below is not None:
+        stmt = stmt.where(requests.c.chain_seq < below)
     with engine.connect() as conn:
         for row in conn.execution_options(yield_per=500).execute(stmt):
             yield dict(row._mapping)
@@ -234,7 +238,8 @@ def iter_request_rows(engine: Engine, run_id: int) -> Iterator[dict[str, Any]]:
 
 def iter_event_json(engine: Engine, run_id: int) -> Iterator[str]:
     """Every stored event of a run as its Common Schema JSON text, streamed."""
-    stmt = select(events.c.cs).where(events.c.run_id == run_id)
+    # In chain order, so whatever counts them breaks ties the same way on every database.
+    stmt = select(events.c.cs).where(events.c.run_id == run_id).order_by(events.c.chain_seq)
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=2000).execute(stmt)
         for (cs,) in result:
@@ -264,5 +269,135 @@ def findings_with_body_hash(engine: Engine, run_id: int) -> list[dict[str, Any]]
         .where(findings.c.run_id == run_id)
         .order_by(requests.c.seq, findings.c.chain_seq)
     )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+class NoSuchFlow(LookupError):
+    pass
+
+
+class AmbiguousFlow(LookupError):
+    """A flow id prefix that more than one request of the run starts with."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+#: How many candidates an ambiguous flow id prefix names.
+FLOW_CANDIDATES = 5
+
+
+def resolve_flow_id(engine: Engine, run_id: int, flow_id: str) -> str:
+    """The run's flow id that is `flow_id` or, failing that, starts with it: a tester types
+    the eight characters the console and tables show. NoSuchFlow when none does,
+    AmbiguousFlow (naming up to five) when several do."""
+    # substr rather than LIKE: exact and case-sensitive on every database, and a flow id's
+    # `_` or `%` needs no escaping.
+    starts = func.substr(requests.c.flow_id, 1, len(flow_id)) == flow_id
+    with engine.connect() as conn:
+        exact = conn.execute(select(requests.c.flow_id).where(
+            requests.c.run_id == run_id, requests.c.flow_id == flow_id)).scalar()
+        if exact is not None:
+            return str(exact)
+        found = [str(f) for (f,) in conn.execute(
+            select(requests.c.flow_id).where(requests.c.run_id == run_id, starts)
+            .order_by(requests.c.seq).limit(FLOW_CANDIDATES + 1))]
+        if len(found) > FLOW_CANDIDATES:
+            total = conn.execute(select(func.count()).select_from(requests).where(
+                requests.c.run_id == run_id, starts)).scalar_one()
+        else:
+            total = len(found)
+    if not found:
+        raise NoSuchFlow(f"run {run_id} has no request with flow id {flow_id} "
+                         "(nor one starting with it)")
+    if len(found) == 1:
+        return found[0]
+    shown = found[:FLOW_CANDIDATES]
+    more = f" and {total - len(shown)} more" if total > len(shown) else ""
+    raise AmbiguousFlow(f"flow id {flow_id} is ambiguous in run {run_id}: {total} requests "
+                        f"start with it: {', '.join(shown)}{more}", shown)
+
+
+def iter_events_matching(engine: Engine, run_id: int, *, rules: tuple[str, ...] = (),
+                         products: tuple[str, ...] = (), verdicts: tuple[str, ...] = ()
+                         ) -> Iterator[dict[str, Any]]:
+    """`iter_events`, narrowed: events of any of the `products`, with any of the `verdicts`,
+    that a finding of any of the `rules` is about (an empty filter lets everything
+    through)."""
+    stmt = (
+        select(events.c.run_id, events.c.flow_id, events.c.event_index, events.c.name,
+               events.c.product, events.c.time, events.c.level, events.c.purpose,
+               events.c.verdict)
+        .join(requests, (requests.c.run_id == events.c.run_id)
+              & (requests.c.flow_id == events.c.flow_id))
+        .where(events.c.run_id == run_id)
+        .order_by(requests.c.seq, events.c.event_index)
+    )
+    if products:
+        stmt = stmt.where(events.c.product.in_(products))
+    if verdicts:
+        stmt = stmt.where(events.c.verdict.in_(verdicts))
+    if rules:
+        # A request-level finding (destination, transport) is about every event it carried.
+        stmt = stmt.where(select(findings.c.id).where(
+            findings.c.run_id == events.c.run_id, findings.c.flow_id == events.c.flow_id,
+            (findings.c.event_index == events.c.event_index) | findings.c.event_index.is_(None),
+            findings.c.rule.in_(rules)).exists())
+    with engine.connect() as conn:
+        for r in conn.execute(stmt):
+            yield {"run": r.run_id, "flow_id": r.flow_id, "event_index": r.event_index,
+                   "name": r.name, "product": r.product, "time": _iso(r.time),
+                   "level": r.level, "purpose": r.purpose, "verdict": r.verdict}
+
+
+def iter_findings_matching(engine: Engine, run_id: int, *, rules: tuple[str, ...] = (),
+                           severities: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+    """`iter_findings`, narrowed to any of the `rules` and any of the `severities` (an empty
+    filter lets everything through)."""
+    stmt = (
+        select(findings)
+        .join(requests, (requests.c.run_id == findings.c.run_id)
+              & (requests.c.flow_id == findings.c.flow_id))
+        .where(findings.c.run_id == run_id)
+        .order_by(requests.c.seq, findings.c.id)
+    )
+    if rules:
+        stmt = stmt.where(findings.c.rule.in_(rules))
+    if severities:
+        stmt = stmt.where(findings.c.severity.in_(severities))
+    yield from _finding_dicts(engine, stmt)
+
+
+def request_schemes(engine: Engine, run_id: int) -> set[str]:
+    """The schemes of a run's requests: `ddv` alone marks a Diagnostic Data Viewer import."""
+    with engine.connect() as conn:
+        return {str(s) for (s,) in conn.execute(
+            select(requests.c.scheme).where(requests.c.run_id == run_id).distinct())}
+
+
+CHAINED_TABLES = {"requests": requests, "events": events, "findings": findings}
+
+
+def iter_chained_rows(engine: Engine, table_name: str, run_id: int, below: int
+                      ) -> Iterator[dict[str, Any]]:
+    """A run's rows of one table before chain position `below`, in chain order, with every
+    column but a request's raw body (its body_sha256 stands for it)."""
+    table = CHAINED_TABLES[table_name]
+    columns = [c for c in table.columns if c.name != "body"]
+    stmt = (select(*columns)
+            .where(table.c.run_id == run_id, table.c.chain_seq < below)
+            .order_by(table.c.chain_seq, table.c.id))
+    with engine.connect() as conn:
+        for row in conn.execution_options(stream_results=True, yield_per=2000).execute(stmt):
+            yield dict(row._mapping)
+
+
+def run_entry_rows(engine: Engine, run_id: int, below: int) -> list[dict[str, Any]]:
+    """The run's own chain entries (header, settings, close) before position `below`."""
+    stmt = (select(run_entries)
+            .where(run_entries.c.run_id == run_id, run_entries.c.chain_seq < below)
+            .order_by(run_entries.c.chain_seq))
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(stmt)]

@@ -1,4 +1,5 @@
-"""The evidence schema: runs, requests (with raw bodies), events and findings.
+"""The evidence schema: runs (with their chained entries), requests (with raw bodies),
+events and findings.
 
 Events and findings point at their request by the natural key (run, flow id), which every
 writer knows before inserting, so bulk inserts need no round trip for generated ids. Every
@@ -53,6 +54,22 @@ runs = Table(
     Column("chain_length", Integer, nullable=False, default=0),
     # Telemetry requests that could not be stored (database writes that failed).
     Column("write_errors", Integer, nullable=False, default=0, server_default="0"),
+    # How the chain covers the run (store/chain.py): 1 for runs stored before run metadata
+    # was chained (the default every older run gets), 2 since.
+    Column("chain_format", Integer, nullable=False, server_default="1"),
+)
+
+# The run's own chain entries: its header (what it was started with), collected settings
+# attached later, and its closing entry, as the canonical JSON text that was hashed.
+run_entries = Table(
+    "run_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),  # run-header, run-settings or run-close
+    Column("content", Text, nullable=False),
+    Column("chain_seq", Integer, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
 )
 
 requests = Table(
@@ -144,3 +161,4 @@ Index("ix_events_run_chain", events.c.run_id, events.c.chain_seq)
 Index("ix_findings_run_chain", findings.c.run_id, findings.c.chain_seq)
 Index("ix_findings_run_rule", findings.c.run_id, findings.c.rule)
 Index("ix_findings_run_flow", findings.c.run_id, findings.c.flow_id)
+Index("ix_run_entries_run_chain", run_entries.c.run_id, run_entries.c.chain_seq)

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from diagscope import __version__
 from diagscope.pii.canary import CanarySet
 from diagscope.pipeline import Inspection
 from diagscope.policy.load import LoadedPolicy
 from diagscope.store.bulk import BulkInserter
-from diagscope.store.chain import GENESIS, link
-from diagscope.store.rows import RequestRows, rows_of
+from diagscope.store.chain import CURRENT_FORMAT, GENESIS, link
+from diagscope.store.entries import (
+    CLOSE,
+    HEADER,
+    OPEN,
+    append_entry,
+    as_stored,
+    close_content,
+    header_content,
+    lock_chain,
+)
+from diagscope.store.rows import RequestRows, rows_of, text
 from diagscope.store.tables import events, findings, requests, runs
 
 
@@ -58,31 +69,45 @@ def start_run(
     command: str = "",
     scenario: dict[str, Any] | None = None,
     canaries: CanarySet | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> int:
+    """Open a run and chain its header: everything it was started with."""
+    values: dict[str, Any] = {
+        "label": text(label) or "",
+        "policy_name": loaded.policy.name,
+        "policy_version": loaded.policy.version,
+        "policy_sha256": loaded.sha256,
+        "policy_text": loaded.text,
+        "policy_resolved": as_stored(loaded.policy.model_dump(mode="json")),
+        "scenario": as_stored(scenario),
+        "canaries": as_stored(canary_records(canaries)),
+        "settings": as_stored(settings),
+        "tool_version": __version__,
+        "mitmproxy_version": mitmproxy_version(),
+        "source_kind": source_kind,
+        "captures": capture_records(captures or []),
+        # As any database and the chain's canonical JSON accept it (no NUL, no lone
+        # surrogate from an undecodable argument).
+        "command": text(command or " ".join(sys.argv)) or "",
+        "started_at": datetime.now(UTC),
+    }
     with engine.begin() as conn:
-        result = conn.execute(
-            insert(runs).values(
-                label=label,
-                policy_name=loaded.policy.name,
-                policy_version=loaded.policy.version,
-                policy_sha256=loaded.sha256,
-                policy_text=loaded.text,
-                policy_resolved=loaded.policy.model_dump(mode="json"),
-                scenario=scenario,
-                canaries=canary_records(canaries),
-                tool_version=__version__,
-                mitmproxy_version=mitmproxy_version(),
-                source_kind=source_kind,
-                captures=[asdict(c) for c in captures or []],
-                command=command or " ".join(sys.argv),
-                started_at=datetime.now(UTC),
-                status="running",
-            )
-        )
+        result = conn.execute(insert(runs).values(**values, status=OPEN,
+                                                  chain_format=CURRENT_FORMAT))
         key = result.inserted_primary_key
-    if key is None:  # only an executemany has no key; this insert is a single row
-        raise RuntimeError("the database returned no id for the new run")
-    return int(key[0])
+        if key is None:  # only an executemany has no key; this insert is a single row
+            raise RuntimeError("the database returned no id for the new run")
+        run_id = int(key[0])
+        head, length = append_entry(conn, run_id, HEADER, header_content(values), GENESIS, 0)
+        conn.execute(update(runs).where(runs.c.id == run_id)
+                     .values(chain_head=head, chain_length=length))
+    return run_id
+
+
+def capture_records(captures: list[CaptureInfo]) -> list[dict[str, Any]]:
+    """Captures as a run stores them: with absolute paths, so `export` finds them from any
+    folder."""
+    return [{**asdict(c), "path": os.path.abspath(c.path)} for c in captures]
 
 
 def canary_records(canaries: CanarySet | None) -> dict[str, Any] | None:
@@ -98,12 +123,25 @@ def finish_run(
     write_errors: int = 0,
 ) -> None:
     """Close a run: its end time and status, the captures as finally read, and how many
-    telemetry requests could not be stored (the evidence is short by that many)."""
+    telemetry requests could not be stored (the evidence is short by that many). The
+    closing entry records them in the chain, with the number of rows the run holds."""
     values: dict[str, Any] = {"ended_at": datetime.now(UTC), "status": status,
                               "write_errors": write_errors}
-    if captures is not None:
-        values["captures"] = [asdict(c) for c in captures]
     with engine.begin() as conn:
+        head, length, chain_format = lock_chain(conn, run_id)
+        if captures is not None:
+            values["captures"] = capture_records(captures)
+        else:
+            values["captures"] = conn.execute(
+                select(runs.c.captures).where(runs.c.id == run_id)).scalar()
+        if chain_format >= CURRENT_FORMAT:
+            counts = {name: conn.execute(select(func.count()).select_from(table)
+                                         .where(table.c.run_id == run_id)).scalar_one()
+                      for name, table in (("requests", requests), ("events", events),
+                                          ("findings", findings))}
+            head, length = append_entry(conn, run_id, CLOSE, close_content(values, counts),
+                                        head, length)
+            values.update(chain_head=head, chain_length=length)
         conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
 
@@ -131,6 +169,9 @@ class RunWriter:
     # goes back to, so rows stored after a refused batch still form an unbroken chain.
     _committed: tuple[str, int] = (GENESIS, 0)
     _batch_flows: list[str] = field(default_factory=list)
+    # The batch's rows in chain order with their content digests, to link them again onto
+    # whatever was chained meanwhile (settings attached to a run still recording).
+    _batch_chain: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         with self.engine.connect() as conn:
@@ -175,6 +216,7 @@ class RunWriter:
         head = request_row["chain_hash"] = link(head, "requests", run_id, length, seq, digest)
         length += 1
         self._requests.append(request_row)
+        self._batch_chain.append(("requests", request_row, digest))
         for table, items, out in (("events", rows.events, self._events),
                                   ("findings", rows.findings, self._findings)):
             for row, digest in items:
@@ -183,6 +225,7 @@ class RunWriter:
                 head = row["chain_hash"] = link(head, table, run_id, length, None, digest)
                 length += 1
                 out.append(row)
+                self._batch_chain.append((table, row, digest))
         self._head, self._length = head, length
         self._pending += 1
         return True
@@ -191,6 +234,9 @@ class RunWriter:
         if not self._pending:
             return
         with self.engine.begin() as conn:
+            head, length, _ = lock_chain(conn, self.run_id)
+            if (head, length) != self._committed:
+                self._relink(head, length)
             _INSERT_REQUESTS.insert(conn, self._requests)
             _INSERT_EVENTS.insert(conn, self._events)
             _INSERT_FINDINGS.insert(conn, self._findings)
@@ -202,6 +248,16 @@ class RunWriter:
         self.stored_requests += self._pending
         self._committed = (self._head, self._length)
         self._clear()
+
+    def _relink(self, head: str, length: int) -> None:
+        """Number and link the batch again, onto the chain as the database holds it."""
+        run_id = self.run_id
+        for table, row, digest in self._batch_chain:
+            row["chain_seq"] = length
+            seq = row["seq"] if table == "requests" else None
+            head = row["chain_hash"] = link(head, table, run_id, length, seq, digest)
+            length += 1
+        self._head, self._length = head, length
 
     def discard(self) -> int:
         """Drop the batch the database refused; returns how many requests it held. The chain
@@ -217,5 +273,6 @@ class RunWriter:
         self._events.clear()
         self._findings.clear()
         self._batch_flows.clear()
+        self._batch_chain.clear()
         self._pending = 0
 

@@ -9,4 +9,5 @@ from diagscope.report.render import render_html
 
 @report_format("html", "html", "htm")
 def as_html(built: BuiltReport, lang: str) -> str:
-    return render_html(built.report, lang, built.forbidden_purposes)
+    return render_html(built.report, lang, built.forbidden_purposes,
+                       clauses_nl=built.clauses_nl or None)

@@ -9,4 +9,5 @@ from diagscope.report.render import render_markdown
 
 @report_format("md", "md", "markdown")
 def as_markdown(built: BuiltReport, lang: str) -> str:
-    return render_markdown(built.report, lang)
+    return render_markdown(built.report, lang,
+                           clauses_nl=built.clauses_nl or None)
