@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mitmproxy import ctx, exceptions, hooks, http
+from mitmproxy import command, ctx, exceptions, hooks, http
 
 from diagscope.contentview import (
     SUMMARY_LINE,
@@ -135,8 +135,10 @@ def mark_flow(flow: http.HTTPFlow, findings: list[Finding]) -> bool:
 
 
 class DiagscopeAddon:
-    def __init__(self, on_stored: Callable[[Inspection], None] | None = None) -> None:
+    def __init__(self, on_stored: Callable[[Inspection], None] | None = None,
+                 on_step: Callable[[int, str | None], None] | None = None) -> None:
         self.on_stored = on_stored
+        self.on_step = on_step
         self.session: RunSession | None = None
         self.recorder: Recorder | None = None
         self._pending: dict[str, http.HTTPFlow] = {}
@@ -383,6 +385,24 @@ class DiagscopeAddon:
                     master.addons.trigger(hooks.UpdateHook([flow]))
         except Exception:
             log.exception("diagscope: could not mark flow %s", flow.id)
+
+    @command.command("diagscope.step")
+    def step(self, *number: str) -> None:
+        """Move the run on to the next scenario step, or to step NUMBER: requests made from
+        now on belong to it."""
+        self._ensure_run()
+        session = self.session
+        if session is None or session.run_id is None:
+            raise exceptions.CommandError("diagscope: no run is being recorded")
+        try:
+            wanted = int(number[0]) if number else None
+            reached = session.advance(wanted)
+        except ValueError as exc:
+            raise exceptions.CommandError(f"diagscope.step: {exc}") from None
+        title = session.step_title(reached)
+        log.warning("diagscope: step %d%s", reached, f": {title}" if title else "")
+        if self.on_step is not None:
+            self.on_step(reached, title)
 
     def done(self) -> None:
         for flow in list(self._pending.values()):

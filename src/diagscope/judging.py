@@ -15,6 +15,7 @@ from diagscope.pii.canary import CanarySet
 from diagscope.pipeline import Inspection, Inspector
 from diagscope.policy.model import Policy
 from diagscope.rules.undecodable import CLAUSE as UNDECODABLE_CLAUSE
+from diagscope.steps import Steps
 from diagscope.store.rows import RequestRows, rows_of
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,15 @@ def failed_inspection(request: Request, error: BaseException) -> Inspection:
     return Inspection(request, decoded, [finding])
 
 
-def judge(inspector: Inspector, request: Request) -> Judged | None:
+def judge(inspector: Inspector, request: Request, steps: Steps | None = None
+          ) -> Judged | None:
     """The inspection and the rows of a telemetry request; None for other traffic.
 
-    Never raises for a telemetry request: failures become a stored failed inspection."""
+    With scenario `steps`, the request is stamped with the step current when it was made
+    (unless its door already did). Never raises for a telemetry request: failures become a
+    stored failed inspection."""
+    if steps and request.step is None:
+        request.step = steps.at(request.time)
     try:
         inspection = inspector.inspect(request)
     except Exception as exc:
@@ -65,12 +71,15 @@ def judge(inspector: Inspector, request: Request) -> Judged | None:
 
 
 _worker_inspector: Inspector | None = None
+_worker_steps: Steps | None = None
 
 
-def init_worker(policy: Policy, canaries: CanarySet | None) -> None:
-    """Initialise a judging process with the run's policy and canaries."""
-    global _worker_inspector
+def init_worker(policy: Policy, canaries: CanarySet | None, steps: Steps | None = None
+                ) -> None:
+    """Initialise a judging process with the run's policy, canaries and scenario steps."""
+    global _worker_inspector, _worker_steps
     _worker_inspector = Inspector(policy, canaries=canaries)
+    _worker_steps = steps
 
 
 def worker_inspector() -> Inspector:
@@ -79,6 +88,10 @@ def worker_inspector() -> Inspector:
     return _worker_inspector
 
 
+def worker_steps() -> Steps | None:
+    return _worker_steps
+
+
 def judge_in_worker(request: Request) -> Judged | None:
     """In a judging process (see `RunSession.worker_pool`)."""
-    return judge(worker_inspector(), request)
+    return judge(worker_inspector(), request, _worker_steps)

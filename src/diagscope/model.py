@@ -188,6 +188,7 @@ class Request:
     error: str | None = None
     source: str | None = None
     action: str = "forwarded"  # what the proxy did: forwarded, or blocked (answered itself)
+    step: int | None = None  # the scenario step current when it was made
 
     def header(self, name: str) -> str | None:
         lname = name.lower()

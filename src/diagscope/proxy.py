@@ -10,7 +10,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from mitmproxy import ctx, exceptions, options
 from mitmproxy.addons.errorcheck import ErrorCheck
+from mitmproxy.master import Master
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.tools.dump import DumpMaster
 
@@ -172,7 +173,7 @@ class StartupCheck(ErrorCheck):
 
     name = "errorcheck"  # the name mitmproxy's master asks for
 
-    def __init__(self, master: DumpMaster) -> None:
+    def __init__(self, master: Master) -> None:
         super().__init__()
         self.master = master
 
@@ -182,7 +183,7 @@ class StartupCheck(ErrorCheck):
             raise StartupFailed(startup_problem(self.master, self.logger.has_errored))
 
 
-def startup_problem(master: DumpMaster, records: Sequence[logging.LogRecord]) -> str:
+def startup_problem(master: Master, records: Sequence[logging.LogRecord]) -> str:
     """What stopped the proxy from starting: a port it could not listen on, named with the
     flag that changes it, or else the first line of the first error mitmproxy logged."""
     proxyserver = master.addons.get("proxyserver")
@@ -215,15 +216,50 @@ def ca_text(confdir: str) -> str:
     )
 
 
-async def _serve(updates: dict[str, Any], extra_sets: Sequence[str], out: TextIO
-                 ) -> DiagscopeAddon:
+def _master(opts: options.Options, web: bool) -> Master:
+    if web:
+        from mitmproxy.tools.web.master import WebMaster
+
+        return WebMaster(opts, with_termlog=False)
+    return DumpMaster(opts, with_termlog=False, with_dumper=False)
+
+
+def _step_keys(addon: DiagscopeAddon, out: TextIO) -> None:
+    """Enter moves the run on to the next scenario step; a number and Enter to that step."""
+    line = sys.stdin.readline()
+    if not line:  # end of input: no more keys
+        asyncio.get_running_loop().remove_reader(sys.stdin.fileno())
+        return
+    text = line.strip()
+    if text and not text.isdigit():
+        out.write("press Enter for the next scenario step, or type a step number and Enter\n")
+        out.flush()
+        return
+    try:
+        addon.step(*([text] if text else []))
+    except exceptions.CommandError as exc:
+        out.write(f"{exc}\n")
+        out.flush()
+
+
+def _step_view(out: TextIO) -> Callable[[int, str | None], None]:
+    def show(step: int, title: str | None) -> None:
+        out.write(f"step {step}" + (f": {title}" if title else "") + "\n")
+        out.flush()
+
+    return show
+
+
+async def _serve(updates: dict[str, Any], extra_sets: Sequence[str], out: TextIO,
+                 web: bool = False) -> DiagscopeAddon:
     opts = options.Options()
-    master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+    master = _master(opts, web)
     stock_check = master.addons.get("errorcheck")
-    stock_check.finish()
-    master.addons.remove(stock_check)
+    if stock_check is not None:
+        stock_check.finish()
+        master.addons.remove(stock_check)
     master.addons.add(StartupCheck(master))
-    addon = DiagscopeAddon(on_stored=ConsoleView(out))
+    addon = DiagscopeAddon(on_stored=ConsoleView(out), on_step=_step_view(out))
     master.addons.add(addon, UpstreamView(out))
     try:
         master.options.update(**updates)
@@ -235,6 +271,9 @@ async def _serve(updates: dict[str, Any], extra_sets: Sequence[str], out: TextIO
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
+    keys = sys.stdin.isatty()
+    if keys:
+        loop.add_reader(sys.stdin.fileno(), _step_keys, addon, out)
 
     async def announce() -> None:
         proxyserver = master.addons.get("proxyserver")
@@ -247,6 +286,12 @@ async def _serve(updates: dict[str, Any], extra_sets: Sequence[str], out: TextIO
                           f"{hide_url_password(master.options.diagscope_db)}; capture "
                           f"{master.options.save_stream_file}\n")
                 out.write(ca_text(master.options.confdir) + "\n")
+                if web:
+                    out.write(f"mitmweb on http://{master.options.web_host}:"
+                              f"{master.options.web_port}/\n")
+                if keys:
+                    out.write("scenario steps: press Enter for the next step, or type its "
+                              "number and Enter\n")
                 out.flush()
                 return
             await asyncio.sleep(0.05)
@@ -256,23 +301,29 @@ async def _serve(updates: dict[str, Any], extra_sets: Sequence[str], out: TextIO
         await master.run()
     finally:
         announcer.cancel()
+        if keys:
+            loop.remove_reader(sys.stdin.fileno())
     return addon
 
 
 def run_proxy(updates: dict[str, Any], extra_sets: Sequence[str] = (),
-              out: TextIO = sys.stdout) -> int:
+              out: TextIO = sys.stdout, web: bool = False) -> int:
     """Serve until stopped. `updates` are mitmproxy option values by name (the addon's
-    `diagscope_*` options among them); `extra_sets` are `name=value` as for `--set`."""
+    `diagscope_*` options among them); `extra_sets` are `name=value` as for `--set`. With
+    `web`, mitmweb's interface is served too, on loopback unless `web_host` says otherwise."""
     # Everything this session writes (database, capture, mitmproxy's CA key) is the user's
     # alone: the capture holds raw telemetry, the key can intercept the lab machine's TLS.
     os.umask(0o077)
     updates = dict(updates)
+    if web:
+        updates.setdefault("web_host", "127.0.0.1")
+        updates.setdefault("web_open_browser", False)
     own_capture = None
     if not updates.get("save_stream_file"):
         own_capture = updates["save_stream_file"] = session_capture_path(
             str(updates.get("diagscope_db", DEFAULT_DB)))
     try:
-        addon = asyncio.run(_serve(updates, extra_sets, out))
+        addon = asyncio.run(_serve(updates, extra_sets, out, web))
     except StartupFailed as exc:
         # The capture file this session named is still empty: nothing to keep.
         if own_capture is not None and Path(own_capture).exists() \

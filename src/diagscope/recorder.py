@@ -85,7 +85,11 @@ class Recorder:
                 last_commit = time.monotonic()
 
     def _judged(self, request: Request, inspection: Inspection | None) -> Judged | None:
-        if inspection is not None:  # judged before forwarding (--block)
+        # The scenario step current when the request was made, also when another process
+        # (`diagscope step N`) moved the run on.
+        self.session.refresh_steps()
+        self.session.stamp(inspection.request if inspection is not None else request)
+        if inspection is not None:  # judged before it was forwarded or saved
             try:
                 return inspection, rows_of(inspection)
             except Exception as exc:

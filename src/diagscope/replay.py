@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from diagscope.judging import judge, worker_inspector
+from diagscope.judging import judge, worker_inspector, worker_steps
 from diagscope.pipeline import Inspector
 from diagscope.session import (
     COMPLETE,
@@ -26,6 +26,7 @@ from diagscope.session import (
 )
 from diagscope.sources.flows import CaptureDamage, CaptureReader, frame_offsets
 from diagscope.sources.registry import open_source
+from diagscope.steps import StepMark, Steps
 from diagscope.store.rows import RequestRows
 from diagscope.store.writer import CaptureInfo, capture_info
 
@@ -53,14 +54,14 @@ class UnitResult:
     warnings: list[str]
 
 
-def _work(unit: Unit, inspector: Inspector) -> UnitResult:
+def _work(unit: Unit, inspector: Inspector, steps: Steps | None = None) -> UnitResult:
     if unit.start is None:
         reader = open_source(unit.path)
     else:
         reader = CaptureReader(unit.path, unit.start, unit.end)
     rows = []
     for request in reader.requests():
-        judged = judge(inspector, request)
+        judged = judge(inspector, request, steps)
         if judged is not None:
             rows.append(judged[1])
     return UnitResult(rows, reader.flows_read, reader.position, reader.damage,
@@ -68,7 +69,7 @@ def _work(unit: Unit, inspector: Inspector) -> UnitResult:
 
 
 def _work_in_worker(unit: Unit) -> UnitResult:
-    return _work(unit, worker_inspector())
+    return _work(unit, worker_inspector(), worker_steps())
 
 
 def plan_units(captures: Sequence[CaptureInfo], jobs: int) -> list[Unit]:
@@ -106,11 +107,15 @@ def _results(units: list[Unit], session: RunSession, jobs: int) -> Iterator[Unit
 
 
 def replay(paths: Sequence[str], session: RunSession, *, jobs: int = 1,
-           on_flow: Callable[[int], None] | None = None) -> str:
+           on_flow: Callable[[int], None] | None = None,
+           step_times: Sequence[StepMark] = ()) -> str:
     """Read every capture in order into a new run of `session`; damaged files keep every
-    flow before the damage. Returns the run's final status."""
+    flow before the damage. `step_times` are the scenario's step boundaries (a step file).
+    Returns the run's final status."""
     captures = [capture_info(p) for p in paths]
     session.start(captures)
+    for mark in step_times:
+        session.advance(mark.step, mark.at)
     status = FAILED
     try:
         if jobs <= 1:

@@ -162,3 +162,4 @@ def checklist(loaded: LoadedScenario) -> str:
               "- [ ] Run `collect.ps1` on the test machine and attach the zip with "
               "`diagscope attach`"]
     return "\n".join(lines) + "\n"
+

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -27,8 +28,10 @@ from diagscope.pipeline import Inspector
 from diagscope.policy.load import DEFAULT_POLICY, LoadedPolicy, load_policy
 from diagscope.redact import redact_argv
 from diagscope.sources.flows import CaptureDamage
+from diagscope.steps import Steps
 from diagscope.store.engine import DEFAULT_DB, open_engine
 from diagscope.store.rows import RequestRows
+from diagscope.store.steps import record_step, run_steps
 from diagscope.store.writer import CaptureInfo, RunWriter, finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -117,6 +120,8 @@ class RunSession:
         self.status: str | None = None
         # Replay commits whenever a batch is full; the proxy's recorder decides itself.
         self.autoflush = True
+        self.steps = Steps()
+        self._steps_read = 0.0
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -199,7 +204,37 @@ class RunSession:
 
     def judge(self, request: Request) -> Judged | None:
         """Judged here, in this process; never raises for telemetry."""
-        return judge(self.inspector, request)
+        return judge(self.inspector, request, self.steps)
+
+    # -- scenario steps --------------------------------------------------------------------
+
+    def advance(self, step: int | None = None, at: datetime | None = None) -> int:
+        """Move on to `step` (the next one when None), from `at` (now); returns the step."""
+        if self.run_id is None:
+            raise RuntimeError("start() the session first")
+        number = step if step is not None else (self.steps.current or 0) + 1
+        if number < 1:
+            raise ValueError("scenario steps are numbered from 1")
+        record_step(self.engine, self.run_id, number, at or datetime.now(UTC))
+        self.steps = run_steps(self.engine, self.run_id)
+        return number
+
+    def refresh_steps(self, every: float = 0.5) -> None:
+        """Read steps recorded by another process (`diagscope step N`), at most every
+        `every` seconds."""
+        now = time.monotonic()
+        if self.run_id is not None and now - self._steps_read >= every:
+            self._steps_read = now
+            self.steps = run_steps(self.engine, self.run_id)
+
+    def stamp(self, request: Request) -> None:
+        """Put the step current when the request was made on it (before it is judged)."""
+        if self.steps and request.step is None:
+            request.step = self.steps.at(request.time)
+
+    def step_title(self, step: int) -> str | None:
+        steps = self.scenario.scenario.steps if self.scenario is not None else []
+        return steps[step - 1].text if 0 < step <= len(steps) else None
 
     def record(self, rows: RequestRows) -> bool:
         """Queue a request's rows for storing; False when the flow is already stored."""
@@ -262,7 +297,8 @@ class RunSession:
         """Judging processes initialised with this run's policy and canaries."""
         context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                                   initargs=(self.loaded.policy, self.canaries))
+                                   initargs=(self.loaded.policy, self.canaries,
+                                             self.steps or None))
 
     # -- what is printed ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from diagscope.cli import (  # noqa: F401 - importing a module registers its com
     replay,
     reports,
     scenario,
+    steps,
 )
 from diagscope.cli.main import main
 

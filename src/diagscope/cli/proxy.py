@@ -48,7 +48,10 @@ def option_flags(function: F) -> F:
               help="Allow listening on a non-loopback address (requires --proxyauth).")
 @click.option("--set", "extra_sets", multiple=True, metavar="OPTION=VALUE",
               help="Set any mitmproxy option, as with mitmdump --set (repeatable).")
-def proxy(allow_remote: bool, extra_sets: tuple[str, ...], **options: Any) -> None:
+@click.option("--web", is_flag=True,
+              help="Also serve mitmweb's interface (on 127.0.0.1; --set web_port=N to choose "
+                   "its port): decoded events, marked violations, the diagscope.step command.")
+def proxy(allow_remote: bool, extra_sets: tuple[str, ...], web: bool, **options: Any) -> None:
     """Intercept telemetry live: judge, store and (by default) forward every byte unchanged."""
     host = options["listen_host"]
     if not is_loopback(host):
@@ -61,6 +64,6 @@ def proxy(allow_remote: bool, extra_sets: tuple[str, ...], **options: Any) -> No
     updates = {name: list(value) if isinstance(value, tuple) else value
                for name, value in options.items() if value is not None}
     try:
-        sys.exit(run_proxy(updates, extra_sets))
+        sys.exit(run_proxy(updates, extra_sets, web=web))
     except ProxyError as exc:
         raise click.ClickException(str(exc)) from None

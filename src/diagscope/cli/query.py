@@ -39,6 +39,11 @@ SEVERITIES = [s.value for s in Severity]
 FLOW_ID_HELP = "FLOW_ID may be any prefix of a flow id that only one request of the run has."
 
 
+step_option = click.option(
+    "--step", "steps", multiple=True, type=click.IntRange(min=1),
+    help="Only what was sent during this scenario step (repeatable).")
+
+
 @main.command()
 @db_option
 @format_option
@@ -58,8 +63,10 @@ def runs(db: str, fmt: str) -> None:
               help="Only events of this product (repeatable).")
 @click.option("--verdict", "verdicts", multiple=True, type=click.Choice(VERDICTS),
               help="Only events with this verdict (repeatable).")
+@step_option
 def events(db: str, run_id: int | None, fmt: str, rules: tuple[str, ...],
-           products: tuple[str, ...], verdicts: tuple[str, ...]) -> None:
+           products: tuple[str, ...], verdicts: tuple[str, ...], steps: tuple[int, ...]
+           ) -> None:
     """List the decoded events of a run.
 
     With --rule, the events a finding of that rule is about: an event-level finding about
@@ -67,7 +74,7 @@ def events(db: str, run_id: int | None, fmt: str, rules: tuple[str, ...],
     carried."""
     engine = open_existing(db)
     rows = iter_events_matching(engine, run_of(engine, run_id), rules=rules,
-                                products=products, verdicts=verdicts)
+                                products=products, verdicts=verdicts, steps=steps)
     write_rows(rows, EVENT_KEYS, fmt, widths={"name": 60})
 
 
@@ -78,16 +85,18 @@ def events(db: str, run_id: int | None, fmt: str, rules: tuple[str, ...],
 @rule_option
 @click.option("--severity", "severities", multiple=True, type=click.Choice(SEVERITIES),
               help="Only findings of this severity (repeatable).")
+@step_option
 @click.option("--reveal", is_flag=True,
               help="Show clear values, re-read from the raw evidence (on a terminal only).")
 def findings(db: str, run_id: int | None, fmt: str, rules: tuple[str, ...],
-             severities: tuple[str, ...], reveal: bool) -> None:
+             severities: tuple[str, ...], steps: tuple[int, ...], reveal: bool) -> None:
     """List the findings of a run (values masked)."""
     if reveal:
         refuse_reveal_unless_terminal()
     engine = open_existing(db)
     run = run_of(engine, run_id)
-    rows = iter_findings_matching(engine, run, rules=rules, severities=severities)
+    rows = iter_findings_matching(engine, run, rules=rules, severities=severities,
+                                  steps=steps)
     if reveal:
         from diagscope.reveal import reveal as reveal_values
 

@@ -14,6 +14,7 @@ from diagscope.policy.load import DEFAULT_POLICY
 from diagscope.replay import replay as replay_captures
 from diagscope.session import INTERRUPTED, SessionSettings
 from diagscope.sources.registry import expand_inputs
+from diagscope.steps import StepFileError, read_step_times
 
 
 @main.command()
@@ -35,10 +36,12 @@ from diagscope.sources.registry import expand_inputs
               help="The scenario played: stored with the run, its canaries searched for.")
 @click.option("--settings", "settings_zip", type=click.Path(dir_okay=False, exists=True),
               help="The zip collect.ps1 wrote on the test machine, stored with the run.")
+@click.option("--steps", "steps_file", type=click.Path(dir_okay=False, exists=True),
+              help="When each scenario step began: one `STEP TIME` a line (ISO 8601).")
 def replay(captures: tuple[str, ...], policy: str, db: str, label: str,
            fail_on_violation: bool, jobs: int, canaries: tuple[str, ...],
            canary_files: tuple[str, ...], scenario: str | None,
-           settings_zip: str | None) -> None:
+           settings_zip: str | None, steps_file: str | None) -> None:
     """Replay capture files through the classifier into a new run."""
     missing = [p for p in captures if not Path(p).exists()]
     if missing:
@@ -46,6 +49,10 @@ def replay(captures: tuple[str, ...], policy: str, db: str, label: str,
     paths = expand_inputs(list(captures))
     if not paths:
         raise click.ClickException("the given directories hold no capture files")
+    try:
+        step_times = read_step_times(steps_file) if steps_file else []
+    except StepFileError as exc:
+        raise click.ClickException(str(exc)) from None
     session = open_session(SessionSettings(
         policy=policy, db=db, label=label, canaries=canaries, canary_files=canary_files,
         scenario=scenario, settings_zip=settings_zip, argv=sys.argv, source_kind="replay"))
@@ -54,7 +61,7 @@ def replay(captures: tuple[str, ...], policy: str, db: str, label: str,
     with click.progressbar(length=total, label="Replaying", file=sys.stderr,
                            hidden=not sys.stderr.isatty()) as bar, \
             contextlib.suppress(KeyboardInterrupt):
-        replay_captures(paths, session, jobs=jobs,
+        replay_captures(paths, session, jobs=jobs, step_times=step_times,
                         on_flow=lambda done: bar.update(done - bar.pos))
     click.echo("\n".join(session.summary_lines()))
     for notice in session.notices():

@@ -66,6 +66,13 @@ _TEXT: dict[str, tuple[str, str]] = {
     "yes": ("yes", "ja"),
     "no": ("no", "nee"),
     "not_listed": ("not listed", "niet vermeld"),
+    "steps": ("Per scenario step", "Per stap van het scenario"),
+    "step_line": ("Step {n}{title}: {events} events, {violations} violations, {reviews} to "
+                  "review", "Stap {n}{title}: {events} gebeurtenissen, {violations} "
+                  "schendingen, {reviews} te beoordelen"),
+    "before_steps": ("Before the first step: {events} events, {violations} violations, "
+                     "{reviews} to review", "Voor de eerste stap: {events} gebeurtenissen, "
+                     "{violations} schendingen, {reviews} te beoordelen"),
     "envelope_ids": ("Pseudonymous identifiers the policy accepts",
                      "Pseudonieme identificatoren die het beleid aanvaardt"),
     "envelope_note": ("Sent without a finding, as the policy allows; counted, never shown.",

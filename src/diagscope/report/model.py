@@ -90,6 +90,16 @@ class EnvelopeIdentifier(BaseModel):
     prefixes: dict[str, int] = Field(description="value prefix (`s:`) -> events")
 
 
+class StepItem(BaseModel):
+    """What was sent during one scenario step."""
+
+    step: int | None = Field(description="the step number; null: before the first step")
+    title: str | None = Field(description="the step's text in the scenario, when known")
+    events: int
+    violations: int
+    reviews: int
+
+
 class FindingItem(BaseModel):
     rule: str
     severity: str
@@ -148,6 +158,8 @@ class Report(BaseModel):
     levels: dict[str, int]
     purposes: dict[str, int]
     endpoints: list[Endpoint]
+    steps: list[StepItem] = Field(
+        default_factory=list, description="per scenario step, when the run recorded steps")
     envelope_identifiers: list[EnvelopeIdentifier] = Field(
         default_factory=list,
         description="the accepted pseudonymous identifiers sent (no findings; inventoried)")

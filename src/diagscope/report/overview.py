@@ -24,12 +24,18 @@ from diagscope.report.model import (
     PolicyInfo,
     Report,
     RunInfo,
+    StepItem,
     TimeBucket,
     Totals,
     Verdict,
 )
 from diagscope.report.verdict import banner, verdict_of
-from diagscope.store.queries import findings_with_body_hash, iter_event_json, run_record
+from diagscope.store.queries import (
+    findings_with_body_hash,
+    iter_event_json,
+    run_record,
+    step_summary,
+)
 from diagscope.store.statistics import EventGroup, HostTraffic, run_statistics
 
 _VERDICT_RANK = {"ok": 0, "review": 1, "violation": 2}
@@ -123,6 +129,13 @@ def _finding_item(row: dict[str, Any]) -> FindingItem:
     )
 
 
+def _steps(engine: Engine, run_id: int, scenario: dict[str, Any] | None) -> list[StepItem]:
+    texts = list((scenario or {}).get("steps") or [])
+    return [StepItem(step=step, title=texts[step - 1] if step and step <= len(texts) else None,
+                     events=n_events, violations=n_violations, reviews=n_reviews)
+            for step, n_events, n_violations, n_reviews in step_summary(engine, run_id)]
+
+
 def build_report(engine: Engine, run_id: int, generated_at: str | None = None) -> Report:
     """The run's report; `generated_at` (ISO 8601) is now unless given, so a bundle's
     report can carry the export time and be rebuilt byte for byte."""
@@ -174,6 +187,7 @@ def build_report(engine: Engine, run_id: int, generated_at: str | None = None) -
         levels={lvl: levels[lvl] for lvl in LEVEL_ORDER if levels[lvl]},
         purposes=dict(sorted(purposes.items(), key=lambda item: (-item[1], item[0]))),
         endpoints=_endpoints(stats.hosts, destinations),
+        steps=_steps(engine, run_id, run["scenario"]),
         envelope_identifiers=inventory,
         timeline=_timeline(stats.event_times),
         findings=finding_items,

@@ -77,7 +77,7 @@ def _text_digest(value: str, remember: bool) -> str:
 
 #: Columns added after rows were first chained: they enter the digest only when set, so
 #: rows stored before a column existed (NULL in it) still verify.
-ADDED_LATER = frozenset({"product_reason"})
+ADDED_LATER = frozenset({"product_reason", "step"})
 
 
 _DIGESTED_IN = {ROWS_ONLY_FORMAT: DIGESTED, CURRENT_FORMAT: DIGESTED | DIGESTED_FROM_FORMAT_2}

@@ -11,6 +11,8 @@ the run's chain like any row (`chain.link`, with the entry kind as table name):
   start, start time, and the chain format.
 - `run-settings`: collected settings attached after the start (`diagscope attach`); the
   latest one is the run's settings, also after the run was closed.
+- `run-step`: the tester moved on to a scenario step (its number and the time), live or
+  from a replay's step file; requests from that time on belong to it.
 - `run-close`: status, end time, write errors, the captures as finally read, and how many
   requests, events and findings the chain held when the run was closed.
 """
@@ -28,8 +30,8 @@ from diagscope.store.chain import CURRENT_FORMAT, GENESIS, entry_digest, link
 from diagscope.store.jsoncodec import canonical, dumps
 from diagscope.store.tables import run_entries, runs
 
-HEADER, SETTINGS, CLOSE = "run-header", "run-settings", "run-close"
-KINDS = (HEADER, SETTINGS, CLOSE)
+HEADER, SETTINGS, STEP, CLOSE = "run-header", "run-settings", "run-step", "run-close"
+KINDS = (HEADER, SETTINGS, STEP, CLOSE)
 
 #: The runs columns the header records: fixed for the life of the run (settings excepted).
 HEADER_COLUMNS = ("label", "policy_name", "policy_version", "policy_sha256", "policy_text",

@@ -321,8 +321,8 @@ def resolve_flow_id(engine: Engine, run_id: int, flow_id: str) -> str:
 
 
 def iter_events_matching(engine: Engine, run_id: int, *, rules: tuple[str, ...] = (),
-                         products: tuple[str, ...] = (), verdicts: tuple[str, ...] = ()
-                         ) -> Iterator[dict[str, Any]]:
+                         products: tuple[str, ...] = (), verdicts: tuple[str, ...] = (),
+                         steps: tuple[int, ...] = ()) -> Iterator[dict[str, Any]]:
     """`iter_events`, narrowed: events of any of the `products`, with any of the `verdicts`,
     that a finding of any of the `rules` is about (an empty filter lets everything
     through)."""
@@ -339,6 +339,8 @@ def iter_events_matching(engine: Engine, run_id: int, *, rules: tuple[str, ...] 
         stmt = stmt.where(events.c.product.in_(products))
     if verdicts:
         stmt = stmt.where(events.c.verdict.in_(verdicts))
+    if steps:
+        stmt = stmt.where(requests.c.step.in_(steps))
     if rules:
         # A request-level finding (destination, transport) is about every event it carried.
         stmt = stmt.where(select(findings.c.id).where(
@@ -353,7 +355,8 @@ def iter_events_matching(engine: Engine, run_id: int, *, rules: tuple[str, ...] 
 
 
 def iter_findings_matching(engine: Engine, run_id: int, *, rules: tuple[str, ...] = (),
-                           severities: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+                           severities: tuple[str, ...] = (), steps: tuple[int, ...] = ()
+                           ) -> Iterator[dict[str, Any]]:
     """`iter_findings`, narrowed to any of the `rules` and any of the `severities` (an empty
     filter lets everything through)."""
     stmt = (
@@ -367,7 +370,33 @@ def iter_findings_matching(engine: Engine, run_id: int, *, rules: tuple[str, ...
         stmt = stmt.where(findings.c.rule.in_(rules))
     if severities:
         stmt = stmt.where(findings.c.severity.in_(severities))
+    if steps:
+        stmt = stmt.where(requests.c.step.in_(steps))
     yield from _finding_dicts(engine, stmt)
+
+
+def step_summary(engine: Engine, run_id: int) -> list[tuple[int | None, int, int, int]]:
+    """Per scenario step (None: before the first), in step order: (step, events,
+    violations, reviews)."""
+    with engine.connect() as conn:
+        event_counts: dict[int | None, int] = {step: n for step, n in conn.execute(
+            select(requests.c.step, func.count())
+            .select_from(events.join(requests, (requests.c.run_id == events.c.run_id)
+                                     & (requests.c.flow_id == events.c.flow_id)))
+            .where(events.c.run_id == run_id).group_by(requests.c.step))}
+        finding_counts: dict[tuple[int | None, str], int] = {
+            (step, severity): n for step, severity, n in conn.execute(
+                select(requests.c.step, findings.c.severity, func.count())
+                .select_from(findings.join(requests, (requests.c.run_id == findings.c.run_id)
+                                           & (requests.c.flow_id == findings.c.flow_id)))
+                .where(findings.c.run_id == run_id)
+                .group_by(requests.c.step, findings.c.severity))}
+    steps = set(event_counts) | {step for step, _ in finding_counts}
+    if steps == {None}:
+        return []
+    return [(step, event_counts.get(step, 0), finding_counts.get((step, "violation"), 0),
+             finding_counts.get((step, "review"), 0))
+            for step in sorted(steps, key=lambda s: -1 if s is None else s)]
 
 
 def request_schemes(engine: Engine, run_id: int) -> set[str]:

@@ -96,6 +96,7 @@ def rows_of(inspection: Inspection) -> RequestRows:
         "error": text(req.error),
         "source": text(req.source),
         "action": req.action,
+        "step": req.step,
     }
     severities: dict[int, list[Severity]] = {}
     violations = reviews = 0

@@ -101,6 +101,8 @@ requests = Table(
     Column("error", Text),
     Column("source", Text),
     Column("action", String(16), nullable=False, default="forwarded"),
+    # The scenario step that was current when the request was made; NULL without steps.
+    Column("step", Integer),
     Column("chain_seq", Integer, nullable=False),
     Column("chain_hash", String(64), nullable=False),
     UniqueConstraint("run_id", "flow_id", name="uq_requests_run_flow"),
