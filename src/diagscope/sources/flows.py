@@ -12,6 +12,7 @@ from mitmproxy import exceptions, http
 from mitmproxy.io import FlowReader
 
 from diagscope.model import Request
+from diagscope.sources.flowfile import FlowFileError, read_record, request_of_record
 from diagscope.sources.registry import FALLBACK_ORDER, register_source
 
 
@@ -68,8 +69,36 @@ class CaptureReader:
         self.start, self.end = start, end
 
     def requests(self) -> Iterator[Request]:
-        for flow in self:
-            yield request_from_flow(flow, source=self.path)
+        """The requests of the file's HTTP flows, read straight from the records
+        (`flowfile`); a file that does not start like a flow file goes through
+        mitmproxy's FlowReader, which also reads HAR."""
+        with open(self.path, "rb") as probe:
+            probe.seek(self.start)
+            first = probe.read(4)
+        if first[:1] == b"{" or first.startswith(b"\xef\xbb\xbf{"):
+            for flow in self:
+                yield request_from_flow(flow, source=self.path)
+            return
+        try:
+            with open(self.path, "rb") as fo:
+                fo.seek(self.start)
+                while self.end is None or fo.tell() < self.end:
+                    record = read_record(fo)
+                    if record is None:
+                        break
+                    request = request_of_record(record, self.path)
+                    self.flows_read += 1
+                    self.position = fo.tell()
+                    if request is not None:
+                        yield request
+        except (FlowFileError, ValueError, KeyError, IndexError, TypeError,
+                AttributeError) as exc:
+            # What FlowReader calls it: the file is no (longer a) flow file from here.
+            detail = "Invalid data format." if not isinstance(exc, FlowFileError) or \
+                "tnetstring" in str(exc) else str(exc)
+            self.damage = CaptureDamage(self.path, self.flows_read, detail)
+        except OSError as exc:
+            self.damage = CaptureDamage(self.path, self.flows_read, exc.strerror or str(exc))
 
     def __iter__(self) -> Iterator[http.HTTPFlow]:
         try:
