@@ -144,7 +144,12 @@ class DevTools:
     async def wait_for(self, expression: str, timeout: float = 30) -> Any:
         deadline = time.monotonic() + timeout
         while True:
-            value = await self.evaluate(expression)
+            try:
+                value = await self.evaluate(expression)
+            except RuntimeError:
+                # The page is still rendering (a row without its comment cell yet): the
+                # expression throws now and holds in a moment.
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:

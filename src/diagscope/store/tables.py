@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from diagscope.store.types import UtcDateTime
+from diagscope.store.types import PackedText, UtcDateTime
 
 metadata = MetaData()
 
@@ -118,12 +118,12 @@ events = Table(
     Column("name", Text, nullable=False),
     Column("product", String(16), nullable=False),
     # The evidence that decided the product; NULL in runs stored before it was kept.
-    Column("product_reason", Text),
+    Column("product_reason", PackedText("reason")),
     Column("time", UtcDateTime()),
     Column("level", String(16), nullable=False),
-    Column("level_reason", Text, nullable=False),
+    Column("level_reason", PackedText("reason"), nullable=False),
     Column("purpose", Text, nullable=False),
-    Column("purpose_reason", Text, nullable=False),
+    Column("purpose_reason", PackedText("reason"), nullable=False),
     Column("verdict", String(16), nullable=False),
     Column("wire_format", String(8), nullable=False),
     Column("ikey", Text),
@@ -131,7 +131,7 @@ events = Table(
     Column("os_ver", String(100)),  # ext.os.ver
     Column("pop_sample", Float),
     # JSON text, serialised once by the writer and hashed as stored.
-    Column("cs", Text, nullable=False),  # the event as Common Schema JSON
+    Column("cs", PackedText("cs"), nullable=False),  # the event as Common Schema JSON
     Column("marks", Text, nullable=False),  # declared PII kinds / customer content per field
     Column("chain_seq", Integer, nullable=False),
     Column("chain_hash", String(64), nullable=False),
@@ -151,9 +151,9 @@ findings = Table(
     Column("severity", String(16), nullable=False),
     Column("field", Text),
     Column("pii_kind", Text),
-    Column("detail", Text, nullable=False),
+    Column("detail", PackedText("detail"), nullable=False),
     Column("value", Text),
-    Column("clause", Text, nullable=False),
+    Column("clause", PackedText("clause"), nullable=False),
     Column("chain_seq", Integer, nullable=False),
     Column("chain_hash", String(64), nullable=False),
 )

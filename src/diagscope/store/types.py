@@ -1,4 +1,6 @@
-"""The store's one datetime type: UTC in, timezone-aware UTC out, on every database.
+"""The store's column types: UTC datetimes on every database, and packed text.
+
+The one datetime type: UTC in, timezone-aware UTC out, on every database.
 
 SQLite has no time zone type and hands datetimes back naive; PostgreSQL hands them back in
 the session's time zone. Every DateTime column goes through `UtcDateTime`, so nothing that
@@ -7,10 +9,13 @@ reads the store has to guess what a naive value meant or convert a foreign zone.
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect
+from sqlalchemy import DateTime, Dialect, LargeBinary
 from sqlalchemy.types import TypeDecorator
 
 
@@ -39,3 +44,61 @@ def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+class PackedText(TypeDecorator[str]):
+    """Text stored compressed (raw DEFLATE) against a fixed dictionary of what the column
+    usually holds, read back as the same text.
+
+    Evidence repeats itself: every finding cites one of a few clauses, events share their
+    keys, reasons are a few sentences with names filled in. A dictionary primed with such
+    text lets DEFLATE store a clause in a few bytes and an event's JSON in a fraction of it,
+    each value still on its own (no value depends on another row). A stored value is one
+    byte naming the dictionary (`store/dictionaries/<name>-<version>.txt`, never changed once
+    shipped: a new dictionary gets a new byte), then the DEFLATE stream. Values stored
+    before this type (plain text, or UTF-8 bytes on PostgreSQL after the migration) are read
+    as they are: no text starts with a control byte.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, dictionary: str) -> None:
+        super().__init__()
+        self.dictionary = dictionary
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else pack(value, self.dictionary)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else unpack(value)
+
+
+#: Dictionary ids as stored in the first byte; names of `store/dictionaries/*.txt` files.
+DICTIONARIES: dict[int, str] = {1: "cs-1", 2: "reason-1", 3: "detail-1", 4: "clause-1"}
+_IDS = {name.rsplit("-", 1)[0]: number for number, name in DICTIONARIES.items()}
+
+
+@cache
+def _dictionary(number: int) -> bytes:
+    name = DICTIONARIES[number]
+    return (resources.files("diagscope.store") / "dictionaries" / f"{name}.txt").read_bytes()
+
+
+def pack(text: str, dictionary: str) -> bytes:
+    number = _IDS[dictionary]
+    # memLevel 4 keeps each compressor small: one is made per value, for values of a few
+    # hundred bytes, and a default-sized one costs more to set up than to use.
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, 4, zlib.Z_DEFAULT_STRATEGY,
+                              _dictionary(number))
+    return bytes((number,)) + packer.compress(text.encode("utf-8")) + packer.flush()
+
+
+def unpack(value: str | bytes | memoryview) -> str:
+    if isinstance(value, str):
+        return value  # stored before values were packed (SQLite keeps the text)
+    data = bytes(value)
+    if data and data[0] in DICTIONARIES:
+        unpacker = zlib.decompressobj(-15, _dictionary(data[0]))
+        return (unpacker.decompress(data[1:]) + unpacker.flush()).decode("utf-8")
+    return data.decode("utf-8")  # plain UTF-8 text converted to bytes by the migration

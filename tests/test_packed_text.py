@@ -1,0 +1,85 @@
+"""Packed text: repeated evidence stored small, read back exactly, old rows still readable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from diagscope.store.engine import open_engine
+from diagscope.store.types import DICTIONARIES, pack, unpack
+
+#: A dictionary may never change once shipped: packed values in every database depend on
+#: its exact bytes. A new dictionary gets a new number.
+SHIPPED = {
+    "clause-1": "767523f65cb3eaa5e47bb39828323d14b91c9fb4a2a830caf934dfaa8102b3ec",
+    "cs-1": "45847b97ff8c5e46930dbd064a373859e9b6bac68f83315ec6cec93e318e0492",
+    "detail-1": "4892560e9d59a252c1d9afe8e5be0119984cc8d26820ce27c1ba8535a638257a",
+    "reason-1": "a9b51591ab98d285e8796eb98b58d5b8b8e0a3dad07d38e9ef255a019fa32d93",
+}
+
+
+def test_shipped_dictionaries_never_change():
+    folder = resources.files("diagscope.store") / "dictionaries"
+    for name, digest in SHIPPED.items():
+        assert hashlib.sha256((folder / f"{name}.txt").read_bytes()).hexdigest() == digest
+    assert set(DICTIONARIES.values()) == set(SHIPPED)
+
+
+@given(st.text(), st.sampled_from(["cs", "reason", "detail", "clause"]))
+def test_any_text_comes_back_exactly(value, dictionary):
+    assert unpack(pack(value, dictionary)) == value
+
+
+def test_repeated_evidence_packs_small():
+    from diagscope.policy.load import load_policy
+
+    clause = load_policy().policy.products["office"].clause
+    assert len(pack(clause, "clause")) < 16 < len(clause)
+    event = json.dumps({"ver": "4.0", "name": "Office.Word.FileOpen",
+                        "ext": {"app": {"name": "Word"}, "os": {"name": "Windows"}},
+                        "data": {"EventInfo.Level": 1}}, separators=(",", ":"))
+    assert len(pack(event, "cs")) < len(event) / 2
+
+
+def test_values_stored_before_packing_read_as_they_are():
+    assert unpack("plain text from an older run") == "plain text from an older run"
+    assert unpack(b'{"name":"x"}') == '{"name":"x"}'  # PostgreSQL: text turned bytea
+
+
+@pytest.fixture
+def stored(tmp_path, capture):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+    from conftest import telemetry_flow
+
+    from diagscope.cli import main
+    from diagscope.sources.synthetic import json_stream
+
+    db = str(tmp_path / "packed.sqlite")
+    events = [{"ver": "4.0", "name": "Office.Word.FileOpen",
+               "data": {"EventInfo.Level": 2, "User.Email": "jan.jansen@minjenv.nl"}}]
+    path = capture([telemetry_flow("p", json_stream(events))])
+    assert CliRunner().invoke(main, ["replay", path, "--db", db]).exit_code == 0
+    return db
+
+
+def test_packed_columns_are_packed_on_disk_and_read_as_text(stored):
+    engine = open_engine(stored)
+    with engine.connect() as conn:
+        raw_cs, raw_clause = conn.execute(text(
+            "SELECT e.cs, f.clause FROM events e JOIN findings f ON f.run_id = e.run_id "
+            "LIMIT 1")).one()
+    assert isinstance(raw_cs, bytes) and raw_cs[0] in DICTIONARIES
+    assert isinstance(raw_clause, bytes) and len(raw_clause) < 40
+    from diagscope.store.queries import event_documents, iter_findings
+
+    (finding, *_) = list(iter_findings(engine, 1))
+    assert finding["clause"].startswith(("Improvement plan", "Verwerkersovereenkomst",
+                                         "Framework", "WP216"))
+    (doc,) = event_documents(engine, 1, finding["flow_id"])
+    assert doc["cs"]["name"] == "Office.Word.FileOpen"
