@@ -53,7 +53,7 @@ def test_values_stored_before_packing_read_as_they_are():
 
 
 @pytest.fixture
-def stored(tmp_path, capture):  # type: ignore[no-untyped-def]
+def stored(tmp_path, capture):
     from click.testing import CliRunner
     from conftest import telemetry_flow
 
