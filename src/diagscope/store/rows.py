@@ -15,6 +15,7 @@ from diagscope.model import Finding, Severity, worst_verdict
 from diagscope.pipeline import Inspection
 from diagscope.store.chain import content_digest
 from diagscope.store.jsoncodec import dumps
+from diagscope.store.types import pack
 
 
 @dataclass(slots=True)
@@ -67,6 +68,21 @@ def _finding_row(flow_id: str, f: Finding) -> dict[str, Any]:
         "value": text(f.value),
         "clause": f.clause,
     }
+
+
+#: Columns stored packed (`store.types.PackedText`), with their dictionaries. They are packed
+#: here, after the digest is taken from the text, so that parallel replay packs in its
+#: worker processes; the column type passes packed bytes through as they are.
+EVENT_PACKING = (("cs", "cs"), ("level_reason", "reason"), ("purpose_reason", "reason"),
+                 ("product_reason", "reason"))
+FINDING_PACKING = (("detail", "detail"), ("clause", "clause"))
+
+
+def pack_columns(row: dict[str, Any], columns: tuple[tuple[str, str], ...]) -> None:
+    for column, dictionary in columns:
+        value = row.get(column)
+        if isinstance(value, str):
+            row[column] = pack(value, dictionary)
 
 
 def rows_of(inspection: Inspection) -> RequestRows:
@@ -133,10 +149,12 @@ def rows_of(inspection: Inspection) -> RequestRows:
             }),
         }
         event_rows.append((row, content_digest(row)))
+        pack_columns(row, EVENT_PACKING)
     finding_rows = []
     for f in inspection.findings:
         row = _finding_row(req.flow_id, f)
         finding_rows.append((row, content_digest(row)))
+        pack_columns(row, FINDING_PACKING)
     return RequestRows(
         flow_id=req.flow_id,
         request=(request_row, content_digest(request_row)),

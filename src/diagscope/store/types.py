@@ -67,8 +67,11 @@ class PackedText(TypeDecorator[str]):
         super().__init__()
         self.dictionary = dictionary
 
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
-        return None if value is None else pack(value, self.dictionary)
+    def process_bind_param(self, value: str | bytes | None, dialect: Dialect) -> bytes | None:
+        # Rows built by `store.rows` arrive packed already (in the process that built them).
+        if value is None or isinstance(value, bytes):
+            return value
+        return pack(value, self.dictionary)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         return None if value is None else unpack(value)
