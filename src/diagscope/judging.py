@@ -8,6 +8,10 @@ and an `undecodable` review finding, so it shows up in `findings` and the report
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 
 from diagscope.decode.detect import declared_content_type
 from diagscope.model import DecodedBody, DecodeStatus, Finding, Request, Severity
@@ -80,6 +84,21 @@ def init_worker(policy: Policy, canaries: CanarySet | None, steps: Steps | None 
     global _worker_inspector, _worker_steps
     _worker_inspector = Inspector(policy, canaries=canaries)
     _worker_steps = steps
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    # A proxy killed with -9 cannot shut its pool down; without this its judging process
+    # would wait on the call queue for ever, an orphan holding the policy in memory.
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="diagscope-parent-watch", daemon=True).start()
 
 
 def worker_inspector() -> Inspector:
