@@ -253,3 +253,37 @@ def test_html_renders_in_headless_chromium_without_console_errors(sample_db, tmp
     bad = tmp_path / "bad.html"
     bad.write_text("<html><body><script>console.error('broken')</script></body></html>")
     assert "CONSOLE" in _chromium(bad.as_uri(), tmp_path, tmp_path / "bad.png").stderr
+
+
+def test_repeated_findings_are_listed_once_with_their_counts(capture, db_path, monkeypatch):
+    # The same too-detailed event in five requests, twice in the last: one line in the
+    # report, counted seven times in five requests, evidence pointing at the first.
+    flows = [telemetry_flow(f"r{i}", json_stream([office("Office.Word.Crash", 2)] *
+                                                 (2 if i == 4 else 1)), CT, host=EU)
+             for i in range(5)]
+    flows.append(telemetry_flow("other", json_stream([office("Office.Excel.Crash", 2)]), CT,
+                                host=EU))
+    run("replay", capture(flows[:1]), "--db", db_path)
+    run("replay", capture(flows), "--db", db_path)
+    engine = open_engine(db_path)
+    report = build_report(engine, 2)
+    (word,) = [f for f in report.findings
+               if f.rule == "level" and f.event_name == "Office.Word.Crash"]
+    assert (word.occurrences, word.flows) == (6, 5)
+    assert word.flow_id == report.findings[0].flow_id  # the first request's
+    assert report.verdict.by_rule["level"]["violation"] == 7  # every occurrence counted
+    assert len({(f.rule, f.severity, f.event_name, f.field, f.pii_kind, f.product)
+                for f in report.findings}) == len(report.findings)
+    markdown = run("report", "--db", db_path, "--run", "2", "--format", "md").output
+    assert "6 times in 5 requests, first in flow" in markdown
+    html = run("report", "--db", db_path, "--run", "2", "--format", "html").output
+    assert "6 times in 5 requests, first in" in html
+    # The diff counts occurrences, not lines.
+    data = json.loads(run("diff", "1", "2", "--db", db_path, "--format", "json").output)
+    assert data["new_findings"]["level/violation"] == 6
+    # Past the cap, HTML and Markdown say how many they leave out.
+    monkeypatch.setattr("diagscope.report.render.FINDINGS_LIMIT", 1)
+    markdown = run("report", "--db", db_path, "--run", "2", "--format", "md").output
+    total = len(report.findings)
+    assert f"Only the first 1 of {total} distinct findings are shown" in markdown
+    assert markdown.count(" (Evidence: ") == 1

@@ -34,8 +34,11 @@ def diff_reports(baseline: Report, current: Report) -> DiffSection:
                 "level": {"before": sorted(ol), "after": sorted(nl)},
                 "purpose": {"before": sorted(op), "after": sorted(np_)},
             })
-    old_f = Counter(_finding_key(f) for f in baseline.findings)
-    new_f = Counter(_finding_key(f) for f in current.findings)
+    old_f: Counter[tuple[str, ...]] = Counter()
+    new_f: Counter[tuple[str, ...]] = Counter()
+    for counter, report in ((old_f, baseline), (new_f, current)):
+        for f in report.findings:
+            counter[_finding_key(f)] += f.occurrences
     appeared, resolved = new_f - old_f, old_f - new_f
     new_by_rule: Counter[str] = Counter()
     resolved_by_rule: Counter[str] = Counter()

@@ -91,9 +91,12 @@ _TEXT: dict[str, tuple[str, str]] = {
     "clause": ("Clause", "Bepaling"),
     "evidence": ("Evidence", "Bewijs"),
     "no_findings": ("No findings.", "Geen bevindingen."),
-    "truncated": ("Only the first {n} findings are shown; the JSON report holds all {total}.",
-                  "Alleen de eerste {n} bevindingen staan hier; het JSON-rapport bevat alle "
-                  "{total}."),
+    "truncated": ("Only the first {n} of {total} distinct findings are shown; the JSON report "
+                  "holds them all.",
+                  "Alleen de eerste {n} van {total} verschillende bevindingen staan hier; het "
+                  "JSON-rapport bevat ze allemaal."),
+    "occurrences": ("{n} times in {flows} requests, first in", "{n} keer in {flows} verzoeken, "
+                    "het eerst in"),
     "diff": ("Changes since the baseline run", "Wijzigingen sinds de referentierun"),
     "new_events": ("New event names", "Nieuwe gebeurtenissen"),
     "gone_events": ("Event names no longer seen", "Niet meer geziene gebeurtenissen"),

@@ -113,6 +113,10 @@ class FindingItem(BaseModel):
     flow_id: str
     event_index: int | None
     body_sha256: str = Field(description="SHA-256 of the raw request body: the evidence")
+    occurrences: int = Field(default=1, description=(
+        "how often the run found this rule, verdict, event name, field and kind of personal "
+        "data; the value, detail and evidence shown are the first occurrence's"))
+    flows: int = Field(default=1, description="in how many requests those occurrences were found")
 
 
 class TimeBucket(BaseModel):

@@ -6,6 +6,7 @@ The store counts and returns plain rows; this module turns them into the report'
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,8 +32,9 @@ from diagscope.report.model import (
 )
 from diagscope.report.verdict import banner, verdict_of
 from diagscope.store.queries import (
-    findings_with_body_hash,
     iter_event_json,
+    iter_event_times,
+    iter_findings_with_body_hash,
     run_record,
     step_summary,
 )
@@ -63,11 +65,12 @@ def _run_info(run: dict[str, Any]) -> RunInfo:
     )
 
 
-def _timeline(rows: list[tuple[datetime, str]]) -> list[TimeBucket]:
-    if not rows:
+def _timeline(first: datetime | None, last: datetime | None,
+              rows: Iterable[tuple[datetime, str]]) -> list[TimeBucket]:
+    """Events and violations per bucket, the bucket chosen so the run spans at most about
+    60 of them; `rows` is streamed, so memory follows the buckets, not the events."""
+    if first is None or last is None:
         return []
-    times = [t for t, _ in rows]
-    first, last = min(times), max(times)
     span = last - first
     size = next((b for b in _BUCKETS if span / b <= 60), _BUCKETS[-1])
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
@@ -129,6 +132,30 @@ def _finding_item(row: dict[str, Any]) -> FindingItem:
     )
 
 
+def _finding_groups(rows: Iterable[dict[str, Any]]) -> list[FindingItem]:
+    """One item per rule, verdict, event name, field and kind of personal data, in the order
+    first found, counting its occurrences and the requests they came from. A run of half a
+    million events repeats the same few findings in every request: the report lists each
+    once, so its size follows what was found, not how often; every occurrence stays in
+    the store (`diagscope findings`) and in an exported bundle."""
+    groups: dict[tuple[Any, ...], FindingItem] = {}
+    last_flow: dict[tuple[Any, ...], str] = {}
+    for row in rows:
+        key = (row["rule"], row["severity"], row["event_name"], row["field"], row["pii_kind"],
+               row["product"])
+        item = groups.get(key)
+        if item is None:
+            groups[key] = _finding_item(row)
+            last_flow[key] = row["flow_id"]
+            continue
+        item.occurrences += 1
+        # Rows come in request order, so one request's findings of a group are adjacent.
+        if last_flow[key] != row["flow_id"]:
+            item.flows += 1
+            last_flow[key] = row["flow_id"]
+    return list(groups.values())
+
+
 def _steps(engine: Engine, run_id: int, scenario: dict[str, Any] | None) -> list[StepItem]:
     texts = list((scenario or {}).get("steps") or [])
     return [StepItem(step=step, title=texts[step - 1] if step and step <= len(texts) else None,
@@ -145,7 +172,7 @@ def build_report(engine: Engine, run_id: int, generated_at: str | None = None) -
     destinations = Destinations.model_validate(policy["destinations"])
     personal_data = PersonalData.model_validate(policy["personal_data"])
     inventory = envelope_inventory(iter_event_json(engine, run_id), personal_data)
-    finding_items = [_finding_item(row) for row in findings_with_body_hash(engine, run_id)]
+    finding_items = _finding_groups(iter_findings_with_body_hash(engine, run_id))
     levels: Counter[str] = Counter()
     purposes: Counter[str] = Counter()
     for g in stats.event_groups:
@@ -189,6 +216,7 @@ def build_report(engine: Engine, run_id: int, generated_at: str | None = None) -
         endpoints=_endpoints(stats.hosts, destinations),
         steps=_steps(engine, run_id, run["scenario"]),
         envelope_identifiers=inventory,
-        timeline=_timeline(stats.event_times),
+        timeline=_timeline(stats.first_event, stats.last_event,
+                           iter_event_times(engine, run_id)),
         findings=finding_items,
     )

@@ -12,7 +12,8 @@ from diagscope.report.charts import PALETTE, hbars, timeline
 from diagscope.report.i18n import Wording, bundled_dutch_clauses, translator
 from diagscope.report.model import Report
 
-HTML_FINDINGS_LIMIT = 2000
+# Distinct findings listed in HTML and Markdown; the JSON report and the store hold them all.
+FINDINGS_LIMIT = 2000
 #: Characters that are Markdown syntax in running text or a table cell; each is written
 #: with a backslash, which CommonMark reads as the character itself (no HTML entities).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
@@ -86,7 +87,7 @@ def render_html(report: Report, lang: str = "en", forbidden: set[str] | None = N
     template = _environment().get_template("report.html.j2")
     return template.render(
         r=report, t=t, lang=lang, charts=_charts(report, t, forbidden or set()),
-        findings=report.findings[:HTML_FINDINGS_LIMIT], limit=HTML_FINDINGS_LIMIT,
+        findings=report.findings[:FINDINGS_LIMIT], limit=FINDINGS_LIMIT,
         palette=PALETTE,
     )
 
@@ -96,7 +97,8 @@ def render_markdown(report: Report, lang: str = "en", *,
     """The report as Markdown (GitHub-flavoured tables), `clauses_nl` as for HTML."""
     t = _wording(report, lang, clauses_nl)
     template = _environment().get_template("report.md.j2")
-    return template.render(r=report, t=t, lang=lang)
+    return template.render(r=report, t=t, lang=lang, findings=report.findings[:FINDINGS_LIMIT],
+                           limit=FINDINGS_LIMIT)
 
 
 def render_json(report: Report) -> str:

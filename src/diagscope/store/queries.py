@@ -259,9 +259,10 @@ def events_by_time(engine: Engine, run_id: int) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in conn.execute(stmt)]
 
 
-def findings_with_body_hash(engine: Engine, run_id: int) -> list[dict[str, Any]]:
+def iter_findings_with_body_hash(engine: Engine, run_id: int) -> Iterator[dict[str, Any]]:
     """A run's findings (every column) in chain order within capture order, each with the
-    SHA-256 of the raw request body it was found in: the evidence a report points at."""
+    SHA-256 of the raw request body it was found in: the evidence a report points at.
+    Streamed, so a run of millions of findings is read in constant memory."""
     stmt = (
         select(findings, requests.c.body_sha256)
         .join(requests, (requests.c.run_id == findings.c.run_id)
@@ -270,7 +271,18 @@ def findings_with_body_hash(engine: Engine, run_id: int) -> list[dict[str, Any]]
         .order_by(requests.c.seq, findings.c.chain_seq)
     )
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(stmt)]
+        result = conn.execution_options(stream_results=True, yield_per=2000).execute(stmt)
+        for row in result:
+            yield dict(row._mapping)
+
+
+def iter_event_times(engine: Engine, run_id: int) -> Iterator[tuple[datetime, str]]:
+    """(time, verdict) of every event of a run that has a time, streamed."""
+    stmt = select(events.c.time, events.c.verdict).where(
+        events.c.run_id == run_id, events.c.time.is_not(None))
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=5000).execute(stmt)
+        yield from ((time, verdict) for time, verdict in result)
 
 
 class NoSuchFlow(LookupError):

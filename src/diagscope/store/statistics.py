@@ -47,7 +47,6 @@ class RunStatistics:
     findings_by_rule: dict[str, dict[str, int]]  # rule -> severity -> count
     event_groups: list[EventGroup]
     hosts: list[HostTraffic]  # by host name
-    event_times: list[tuple[datetime, str]]  # (time, verdict) of every event with a time
 
 
 def _distinct(conn: Connection, column: ColumnElement[Any], *where: ColumnElement[bool]
@@ -106,16 +105,10 @@ def run_statistics(engine: Engine, run_id: int) -> RunStatistics:
                 .order_by(requests.c.host)
             )
         ]
-        times = [
-            (time, verdict) for time, verdict in conn.execute(
-                select(events.c.time, events.c.verdict)
-                .where(events.c.run_id == run_id, events.c.time.is_not(None))
-            )
-        ]
     return RunStatistics(
         office_versions=office_versions, os_versions=os_versions,
         first_event=first_event, last_event=last_event,
         requests=request_count, request_bytes=request_bytes, events=event_count,
         undecodable_requests=undecodable, findings_by_rule=by_rule,
-        event_groups=groups, hosts=hosts, event_times=times,
+        event_groups=groups, hosts=hosts,
     )
