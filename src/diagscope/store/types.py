@@ -88,12 +88,18 @@ def _dictionary(number: int) -> bytes:
     return (resources.files("diagscope.store") / "dictionaries" / f"{name}.txt").read_bytes()
 
 
+@cache
+def _packer(number: int) -> Any:
+    # memLevel 4 keeps each compressor small: values are a few hundred bytes, and a
+    # default-sized compressor costs more to set up than to use. Loading the dictionary is
+    # most of the set-up, so it is done once and each value starts from a copy.
+    return zlib.compressobj(6, zlib.DEFLATED, -15, 4, zlib.Z_DEFAULT_STRATEGY,
+                            _dictionary(number))
+
+
 def pack(text: str, dictionary: str) -> bytes:
     number = _IDS[dictionary]
-    # memLevel 4 keeps each compressor small: one is made per value, for values of a few
-    # hundred bytes, and a default-sized one costs more to set up than to use.
-    packer = zlib.compressobj(6, zlib.DEFLATED, -15, 4, zlib.Z_DEFAULT_STRATEGY,
-                              _dictionary(number))
+    packer = _packer(number).copy()
     return bytes((number,)) + packer.compress(text.encode("utf-8")) + packer.flush()
 
 
