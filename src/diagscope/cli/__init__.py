@@ -1,19 +1,7 @@
 """The `diagscope` command line: one module per command group, each command a thin call
-into the library (parse the options, call one function, print what it returns)."""
+into the library (parse the options, call one function, print what it returns). A
+command's module is imported when the command is used (`cli.main.COMMAND_MODULES`)."""
 
-from diagscope.cli import (  # noqa: F401 - importing a module registers its commands
-    catalogue,
-    evidence,
-    keys,
-    lab,
-    policy,
-    proxy,
-    query,
-    replay,
-    reports,
-    scenario,
-    steps,
-)
 from diagscope.cli.main import main
 
 __all__ = ["main"]
