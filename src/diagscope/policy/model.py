@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -38,6 +39,17 @@ def _level(value: object) -> Level:
 
 
 PolicyLevel = Annotated[Level, BeforeValidator(_level)]
+
+
+def _regular_expression(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return value
+
+
+RegularExpression = Annotated[str, AfterValidator(_regular_expression)]
 
 
 class _Strict(BaseModel):
@@ -93,19 +105,10 @@ class Allowance(_Strict):
     """Values the agreement accepts in given fields (pseudonymous ids, for instance)."""
 
     fields: list[str] = Field(min_length=1, description="dotted field paths, globs allowed")
-    pattern: str | None = Field(default=None, description="the whole value must match")
+    pattern: RegularExpression | None = Field(default=None,
+                                              description="the whole value must match")
     clause: str = Field(min_length=1)
     clause_nl: str = dutch_text()
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
-        return value
 
     def allows(self, field: str, value: str) -> bool:
         if not any(fnmatch.fnmatchcase(field, glob) for glob in self.fields):
@@ -124,20 +127,11 @@ class EnvelopeIdentifier(_Strict):
     field: str = Field(min_length=1, description="dotted field path, globs allowed")
     prefixes: list[str] = Field(default_factory=list,
                                 description="accepted value prefixes (`s:`, `r:`); empty: any")
-    pattern: str | None = Field(default=None, description="the whole value must match")
+    pattern: RegularExpression | None = Field(default=None,
+                                              description="the whole value must match")
     description: str = Field(min_length=1)
     clause: str = Field(min_length=1)
     clause_nl: str = dutch_text()
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
-        return value
 
     def accepts(self, field: str, value: str) -> bool:
         if not fnmatch.fnmatchcase(field, self.field):
