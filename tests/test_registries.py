@@ -45,7 +45,7 @@ def new_rule() -> Iterator[type[Rule]]:
                 yield self.on_request(ctx, Severity.REVIEW, "More than one event.", "clause")
 
     yield TooManyEvents
-    del rules_base._RULES["too-many-events"]
+    rules_base.RULES.remove("too-many-events")
 
 
 def test_a_registered_rule_judges_every_request_and_names_its_findings(new_rule):
@@ -86,7 +86,7 @@ def new_detector() -> Iterator[type[Detector]]:
 
     masking._masker.cache_clear()
     yield LicencePlate
-    del pii_base._DETECTORS["licence-plate"]
+    pii_base.DETECTORS.remove("licence-plate")
     masking._masker.cache_clear()
 
 

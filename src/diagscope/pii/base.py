@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
 from diagscope.pii import mask as masking
+from diagscope.registry import ClassRegistry
 
 
 @dataclass(slots=True, frozen=True)
@@ -75,23 +76,19 @@ def words(*names: str) -> re.Pattern[str]:
     return re.compile("|".join(names), re.IGNORECASE)
 
 
-_DETECTORS: dict[str, type[Detector]] = {}
+DETECTORS: ClassRegistry[type[Detector]] = ClassRegistry("kind", "detectors")
 D = TypeVar("D", bound=type[Detector])
 
 
 def register(detector: D) -> D:
     """Class decorator: make a detector part of every scan. One kind, one detector."""
-    if not detector.kind:
-        raise ValueError(f"{detector.__name__} has no kind")
-    if detector.kind in _DETECTORS and _DETECTORS[detector.kind] is not detector:
-        raise ValueError(f"two detectors find {detector.kind!r}")
-    _DETECTORS[detector.kind] = detector
+    DETECTORS.add(detector)
     return detector
 
 
 def registered() -> list[type[Detector]]:
-    return sorted(_DETECTORS.values(), key=lambda d: (d.order, d.kind))
+    return DETECTORS.ordered()
 
 
 def detector_of(kind: str) -> type[Detector] | None:
-    return _DETECTORS.get(kind)
+    return DETECTORS.get(kind)

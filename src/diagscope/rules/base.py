@@ -16,6 +16,7 @@ from diagscope.classify.classifier import Classifier
 from diagscope.model import DecodedBody, Event, Finding, Product, Request, Severity
 from diagscope.pii.canary import CanarySet
 from diagscope.policy.model import Policy
+from diagscope.registry import ClassRegistry
 from diagscope.sources.viewer import ViewerFacts, viewer_facts
 
 
@@ -72,19 +73,15 @@ class Rule:
                        product=ctx.product, value=value)
 
 
-_RULES: dict[str, type[Rule]] = {}
+RULES: ClassRegistry[type[Rule]] = ClassRegistry("name", "rules")
 R = TypeVar("R", bound=type[Rule])
 
 
 def register(rule: R) -> R:
     """Class decorator: make a rule known to every inspector."""
-    if not rule.name:
-        raise ValueError(f"{rule.__name__} has no name")
-    if rule.name in _RULES and _RULES[rule.name] is not rule:
-        raise ValueError(f"two rules are named {rule.name!r}")
-    _RULES[rule.name] = rule
+    RULES.add(rule)
     return rule
 
 
 def registered() -> list[type[Rule]]:
-    return sorted(_RULES.values(), key=lambda r: (r.order, r.name))
+    return RULES.ordered()
