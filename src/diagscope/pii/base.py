@@ -66,11 +66,6 @@ class Detector:
             yield from self.find(field, key, value)
 
 
-def key_matches(key: str, pattern: re.Pattern[str]) -> bool:
-    """Does the last segment of a field name mention one of the pattern's words?"""
-    return pattern.search(key) is not None
-
-
 def words(*names: str) -> re.Pattern[str]:
     """Case-insensitive pattern for field names such as `UserPhone`, `phone_number`."""
     return re.compile("|".join(names), re.IGNORECASE)
