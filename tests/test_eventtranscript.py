@@ -24,6 +24,7 @@ from diagscope.cli import main
 from diagscope.sources import eventtranscript
 from diagscope.sources.registry import expand_inputs, open_source
 from diagscope.store.engine import open_engine
+from diagscope.store.queries import request_mapping
 from diagscope.store.tables import requests
 
 REAL_DDV = Path(__file__).resolve().parent / "fixtures" / "real-samples" / "windows" / \
@@ -66,7 +67,7 @@ def sha256(path: Path) -> str:
 def stored(db_path: str) -> list[dict[str, Any]]:
     with open_engine(db_path).connect() as conn:
         rows = conn.execute(select(requests).order_by(requests.c.seq)).mappings().all()
-    return [dict(row) for row in rows]
+    return [request_mapping(row) for row in rows]
 
 
 def error_lines(output: str) -> list[str]:

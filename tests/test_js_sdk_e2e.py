@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -27,6 +28,7 @@ from sqlalchemy import select
 
 from diagscope.cli import main
 from diagscope.store.engine import open_engine
+from diagscope.store.queries import request_mapping
 from diagscope.store.tables import events, requests
 
 pytestmark = pytest.mark.e2e
@@ -83,7 +85,8 @@ def test_collector_received_exactly_what_the_client_sent(sdk_run):
     _, proxy, stub = sdk_run
     (received,) = stub.received
     with open_engine(str(proxy.db)).connect() as conn:
-        (row,) = conn.execute(select(requests)).all()
+        (stored,) = conn.execute(select(requests)).all()
+    row = SimpleNamespace(**request_mapping(stored._mapping))
     assert row.body == received.body
     assert "content-type=application/x-json-stream" in row.path and "cors=true" in row.path
     assert row.content_type == "application/x-json-stream"

@@ -20,6 +20,7 @@ SHIPPED = {
     "clause-1": "767523f65cb3eaa5e47bb39828323d14b91c9fb4a2a830caf934dfaa8102b3ec",
     "cs-1": "45847b97ff8c5e46930dbd064a373859e9b6bac68f83315ec6cec93e318e0492",
     "detail-1": "4892560e9d59a252c1d9afe8e5be0119984cc8d26820ce27c1ba8535a638257a",
+    "headers-1": "205ce124130585ba7e1ea3975cd975d6802050bd730a74cddf63035823c9be52",
     "reason-1": "a9b51591ab98d285e8796eb98b58d5b8b8e0a3dad07d38e9ef255a019fa32d93",
 }
 
@@ -31,7 +32,7 @@ def test_shipped_dictionaries_never_change():
     assert set(DICTIONARIES.values()) == set(SHIPPED)
 
 
-@given(st.text(), st.sampled_from(["cs", "reason", "detail", "clause"]))
+@given(st.text(), st.sampled_from(["cs", "reason", "detail", "clause", "headers"]))
 def test_any_text_comes_back_exactly(value, dictionary):
     assert unpack(pack(value, dictionary)) == value
 
@@ -63,7 +64,8 @@ def stored(tmp_path, capture):
     db = str(tmp_path / "packed.sqlite")
     events = [{"ver": "4.0", "name": "Office.Word.FileOpen",
                "data": {"EventInfo.Level": 2, "User.Email": "jan.jansen@minjenv.nl"}}]
-    path = capture([telemetry_flow("p", json_stream(events))])
+    path = capture([telemetry_flow("p", json_stream(events),
+                                   headers=[("Content-Type", "application/x-json-stream")])])
     assert CliRunner().invoke(main, ["replay", path, "--db", db]).exit_code == 0
     return db
 
@@ -83,3 +85,52 @@ def test_packed_columns_are_packed_on_disk_and_read_as_text(stored):
                                          "Framework", "WP216"))
     (doc,) = event_documents(engine, 1, finding["flow_id"])
     assert doc["cs"]["name"] == "Office.Word.FileOpen"
+
+
+def test_headers_digests_and_bodies_are_stored_small_and_read_back_exactly(stored):
+    from diagscope.store.queries import iter_request_rows
+
+    engine = open_engine(stored)
+    with engine.connect() as conn:
+        headers, body, body_size, chain_hash, body_sha256 = conn.execute(text(
+            "SELECT headers, body, body_size, chain_hash, body_sha256 FROM requests")).one()
+    assert isinstance(headers, bytes) and headers[0] in DICTIONARIES
+    assert len(chain_hash) == len(body_sha256) == 32
+    assert len(body) < body_size  # an uncompressed JSON stream is stored DEFLATEd
+    (row,) = list(iter_request_rows(engine, 1))
+    assert len(row["body"]) == body_size
+    assert hashlib.sha256(row["body"]).hexdigest() == row["body_sha256"] == body_sha256.hex()
+    assert row["chain_hash"] == chain_hash.hex()
+    assert ["Content-Type", "application/x-json-stream"] in [list(h) for h in row["headers"]]
+
+
+@given(st.binary(max_size=4096), st.sampled_from([None, "", "gzip", "identity"]))
+def test_any_body_comes_back_exactly(raw, encoding):
+    from diagscope.store.bodies import pack_body, restore_body
+
+    stored = pack_body(raw, encoding)
+    assert len(stored) <= len(raw)
+    assert restore_body(stored, len(raw)) == raw
+
+
+def test_a_packed_body_that_was_edited_comes_back_as_stored():
+    from diagscope.store.bodies import pack_body, restore_body
+
+    raw = b'{"name":"Office.Word.FileOpen"}\n' * 20
+    stored = pack_body(raw, None)
+    assert len(stored) < len(raw)
+    edited = stored[:-3] + b"\x00\x00\x00"
+    assert restore_body(edited, len(raw)) in (edited, raw)  # either a failed or a lucky edit
+    assert restore_body(stored[:5], len(raw)) == stored[:5]
+
+
+def test_digests_stored_as_text_before_read_as_they_were():
+    from diagscope.store.types import Digest
+
+    digest = Digest()
+    hex_text = hashlib.sha256(b"x").hexdigest()
+    assert digest.process_bind_param(hex_text, None) == bytes.fromhex(hex_text)
+    assert digest.process_result_value(bytes.fromhex(hex_text), None) == hex_text
+    assert digest.process_result_value(hex_text, None) == hex_text
+    edited = digest.process_bind_param("not a digest", None)
+    assert digest.process_result_value(edited, None) == "not a digest"

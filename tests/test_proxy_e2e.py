@@ -21,6 +21,7 @@ from sqlalchemy import select
 from diagscope.cli import main
 from diagscope.sources.synthetic import json_stream, raw_deflate
 from diagscope.store.engine import open_engine
+from diagscope.store.queries import request_mapping
 from diagscope.store.tables import requests
 
 pytestmark = pytest.mark.e2e
@@ -68,7 +69,8 @@ def post(proxy: ProxyProcess, url: str, body: bytes, headers: dict[str, str]) ->
 
 def stored(proxy: ProxyProcess) -> list[dict]:
     with open_engine(str(proxy.db)).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(requests).order_by(requests.c.seq))]
+        return [request_mapping(r._mapping)
+                for r in conn.execute(select(requests).order_by(requests.c.seq))]
 
 
 def exported(proxy: ProxyProcess, what: str) -> list[dict]:

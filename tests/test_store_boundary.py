@@ -16,7 +16,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from conftest import telemetry_flow
-from sqlalchemy import DateTime, Engine, func, inspect, select, update
+from sqlalchemy import DateTime, Engine, func, inspect, select, text, update
 
 import diagscope
 from diagscope.decode.body import decode_body
@@ -43,7 +43,7 @@ from diagscope.sources.registry import (
 from diagscope.sources.synthetic import json_stream
 from diagscope.store.engine import open_engine
 from diagscope.store.migrate import MIGRATIONS
-from diagscope.store.queries import iter_event_times, list_runs, run_record
+from diagscope.store.queries import iter_event_times, iter_request_rows, list_runs, run_record
 from diagscope.store.settings import attach_settings, run_scenario
 from diagscope.store.statistics import run_statistics
 from diagscope.store.tables import metadata, runs
@@ -173,6 +173,21 @@ def test_a_database_from_before_write_errors_keeps_every_row(engine, loaded_poli
     assert run_record(engine, run_id)["write_errors"] == 0  # nothing was counted then
     report = verify_run(engine, run_id)
     assert report.chain_format == 1 and "chain position 0 was deleted" in (report.problem or "")
+
+
+def test_digests_and_headers_written_before_0009_read_and_verify_after_it(engine,
+                                                                          loaded_policy):
+    run_id = _store_run(engine, loaded_policy)
+    requests_before = list(iter_request_rows(engine, run_id))
+    _migrate(engine, "0008", down=True)
+    with engine.connect() as conn:
+        stored_hash, stored_headers = conn.execute(
+            text("SELECT chain_hash, headers FROM requests ORDER BY id")).first()
+    assert isinstance(stored_hash, str) and len(stored_hash) == 64  # hex text, as 0008 kept
+    assert not isinstance(stored_headers, bytes)  # JSON (text on SQLite, parsed on PostgreSQL)
+    _migrate(engine, "head")
+    assert list(iter_request_rows(engine, run_id)) == requests_before
+    assert verify_run(engine, run_id).ok
 
 
 # -- Private files ---------------------------------------------------------------------------

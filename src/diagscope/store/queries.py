@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from diagscope.store.bodies import restore_body
 from diagscope.store.tables import events, findings, requests, run_entries, runs
 
 
@@ -203,7 +204,14 @@ def request_row(engine: Engine, run_id: int, flow_id: str) -> dict[str, Any] | N
         row = conn.execute(
             select(requests).where(requests.c.run_id == run_id, requests.c.flow_id == flow_id)
         ).first()
-        return dict(row._mapping) if row else None
+        return request_mapping(row._mapping) if row else None
+
+
+def request_mapping(row: Any) -> dict[str, Any]:
+    """A stored request as a dict, its raw body as it was sent (see `store/bodies.py`)."""
+    mapping = dict(row)
+    mapping["body"] = restore_body(mapping["body"], mapping["body_size"])
+    return mapping
 
 
 def event_documents(engine: Engine, run_id: int, flow_id: str) -> list[dict[str, Any]]:
@@ -233,7 +241,7 @@ def iter_request_rows(engine: Engine, run_id: int, below: int | None = None
         stmt = stmt.where(requests.c.chain_seq < below)
     with engine.connect() as conn:
         for row in conn.execution_options(yield_per=500).execute(stmt):
-            yield dict(row._mapping)
+            yield request_mapping(row._mapping)
 
 
 def iter_event_json(engine: Engine, run_id: int) -> Iterator[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from diagscope.model import Finding, Severity, worst_verdict
 from diagscope.pipeline import Inspection
+from diagscope.store.bodies import pack_body
 from diagscope.store.chain import content_digest
 from diagscope.store.jsoncodec import dumps
 from diagscope.store.types import pack
@@ -76,6 +77,7 @@ def _finding_row(flow_id: str, f: Finding) -> dict[str, Any]:
 EVENT_PACKING = (("cs", "cs"), ("level_reason", "reason"), ("purpose_reason", "reason"),
                  ("product_reason", "reason"))
 FINDING_PACKING = (("detail", "detail"), ("clause", "clause"))
+# A request's headers (`PackedJSON`) are packed the same way, from their stored JSON text.
 
 
 def pack_columns(row: dict[str, Any], columns: tuple[tuple[str, str], ...]) -> None:
@@ -98,7 +100,7 @@ def rows_of(inspection: Inspection) -> RequestRows:
         "path": text(req.path),
         "http_version": text(req.http_version),
         "headers": [[text(k), text(v)] for k, v in req.headers],
-        "body": req.body,
+        "body": pack_body(req.body, decoded.content_encoding),
         "body_sha256": hashlib.sha256(req.body).hexdigest(),
         "body_size": len(req.body),
         "content_type": text(decoded.content_type),
@@ -155,9 +157,11 @@ def rows_of(inspection: Inspection) -> RequestRows:
         row = _finding_row(req.flow_id, f)
         finding_rows.append((row, content_digest(row)))
         pack_columns(row, FINDING_PACKING)
+    request_digest = content_digest(request_row)
+    request_row["headers"] = pack(dumps(request_row["headers"]), "headers")
     return RequestRows(
         flow_id=req.flow_id,
-        request=(request_row, content_digest(request_row)),
+        request=(request_row, request_digest),
         events=event_rows,
         findings=finding_rows,
         violations=violations,

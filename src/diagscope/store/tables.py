@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from diagscope.store.types import PackedText, UtcDateTime
+from diagscope.store.types import Digest, PackedJSON, PackedText, UtcDateTime
 
 metadata = MetaData()
 
@@ -69,7 +69,7 @@ run_entries = Table(
     Column("kind", String(20), nullable=False),  # run-header, run-settings or run-close
     Column("content", Text, nullable=False),
     Column("chain_seq", Integer, nullable=False),
-    Column("chain_hash", String(64), nullable=False),
+    Column("chain_hash", Digest(), nullable=False),
 )
 
 requests = Table(
@@ -86,9 +86,10 @@ requests = Table(
     Column("port", Integer, nullable=False),
     Column("path", Text, nullable=False),
     Column("http_version", Text, nullable=False),
-    Column("headers", JSON, nullable=False),
+    Column("headers", PackedJSON("headers"), nullable=False),
+    # The raw body, DEFLATE-compressed when that is shorter (store/bodies.py).
     Column("body", LargeBinary, nullable=False),
-    Column("body_sha256", String(64), nullable=False),
+    Column("body_sha256", Digest(), nullable=False),
     Column("body_size", Integer, nullable=False),
     Column("content_type", Text),
     Column("content_encoding", Text),
@@ -104,7 +105,7 @@ requests = Table(
     # The scenario step that was current when the request was made; NULL without steps.
     Column("step", Integer),
     Column("chain_seq", Integer, nullable=False),
-    Column("chain_hash", String(64), nullable=False),
+    Column("chain_hash", Digest(), nullable=False),
     UniqueConstraint("run_id", "flow_id", name="uq_requests_run_flow"),
 )
 
@@ -134,7 +135,7 @@ events = Table(
     Column("cs", PackedText("cs"), nullable=False),  # the event as Common Schema JSON
     Column("marks", Text, nullable=False),  # declared PII kinds / customer content per field
     Column("chain_seq", Integer, nullable=False),
-    Column("chain_hash", String(64), nullable=False),
+    Column("chain_hash", Digest(), nullable=False),
     UniqueConstraint("run_id", "flow_id", "event_index", name="uq_events_run_flow_index"),
 )
 
@@ -155,12 +156,11 @@ findings = Table(
     Column("value", Text),
     Column("clause", PackedText("clause"), nullable=False),
     Column("chain_seq", Integer, nullable=False),
-    Column("chain_hash", String(64), nullable=False),
+    Column("chain_hash", Digest(), nullable=False),
 )
 
 Index("ix_events_run_name", events.c.run_id, events.c.name)
 Index("ix_events_run_chain", events.c.run_id, events.c.chain_seq)
 Index("ix_findings_run_chain", findings.c.run_id, findings.c.chain_seq)
-Index("ix_findings_run_rule", findings.c.run_id, findings.c.rule)
 Index("ix_findings_run_flow", findings.c.run_id, findings.c.flow_id)
 Index("ix_run_entries_run_chain", run_entries.c.run_id, run_entries.c.chain_seq)

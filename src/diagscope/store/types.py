@@ -1,4 +1,5 @@
-"""The store's column types: UTC datetimes on every database, and packed text.
+"""The store's column types: UTC datetimes on every database, digests as bytes, and packed
+text and JSON.
 
 The one datetime type: UTC in, timezone-aware UTC out, on every database.
 
@@ -9,6 +10,7 @@ reads the store has to guess what a naive value meant or convert a foreign zone.
 
 from __future__ import annotations
 
+import json
 import zlib
 from datetime import UTC, datetime
 from functools import cache
@@ -17,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, Dialect, LargeBinary
 from sqlalchemy.types import TypeDecorator
+
+from diagscope.store.jsoncodec import dumps
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -77,8 +81,65 @@ class PackedText(TypeDecorator[str]):
         return None if value is None else unpack(value)
 
 
+class PackedJSON(TypeDecorator[Any]):
+    """A JSON value stored as packed text (see `PackedText`): a request's headers repeat
+    the same few names and values on every request. Values stored before (JSON text on
+    SQLite, JSON on PostgreSQL until the migration turned it into UTF-8 bytes) read as
+    they are."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, dictionary: str) -> None:
+        super().__init__()
+        self.dictionary = dictionary
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None or isinstance(value, bytes):
+            return value
+        return pack(dumps(value), self.dictionary)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, list | dict):
+            return value  # a JSON column's value, already parsed by the driver
+        return json.loads(unpack(value))
+
+
+class Digest(TypeDecorator[str]):
+    """A SHA-256 digest: 32 bytes in the database, 64 lowercase hex digits to Python.
+
+    Half the size of the hex text on every row of the chain. Digests stored as text before
+    read back as they were; a value that is not a hex digest is stored as it is (nothing
+    the store writes, but an edit to the evidence must stay visible, not fail to load).
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | bytes | None, dialect: Dialect) -> Any:
+        if isinstance(value, str):
+            if len(value) == 64:
+                try:
+                    return bytes.fromhex(value)
+                except ValueError:
+                    pass
+            return value.encode("utf-8")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        data = bytes(value)
+        if len(data) == 32:
+            return data.hex()
+        return data.decode("utf-8", "replace")  # something else that was stored
+
+
 #: Dictionary ids as stored in the first byte; names of `store/dictionaries/*.txt` files.
-DICTIONARIES: dict[int, str] = {1: "cs-1", 2: "reason-1", 3: "detail-1", 4: "clause-1"}
+DICTIONARIES: dict[int, str] = {1: "cs-1", 2: "reason-1", 3: "detail-1", 4: "clause-1",
+                                5: "headers-1"}
 _IDS = {name.rsplit("-", 1)[0]: number for number, name in DICTIONARIES.items()}
 
 
@@ -97,10 +158,29 @@ def _packer(number: int) -> Any:
                             _dictionary(number))
 
 
+#: Packed values of the texts that repeat (clauses, reasons, details, headers): packing is
+#: deterministic, and a run packs the same clause on nearly every finding. Bounded in number
+#: and length; an event's JSON differs every time and is never kept.
+_PACKED: dict[tuple[int, str], bytes] = {}
+_PACKED_LIMIT = 4_096
+_REMEMBERED_LENGTH = 1_024
+_NEVER_REMEMBERED = frozenset({_IDS["cs"]})
+
+
 def pack(text: str, dictionary: str) -> bytes:
     number = _IDS[dictionary]
+    remember = number not in _NEVER_REMEMBERED and len(text) <= _REMEMBERED_LENGTH
+    if remember:
+        packed = _PACKED.get((number, text))
+        if packed is not None:
+            return packed
     packer = _packer(number).copy()
-    return bytes((number,)) + packer.compress(text.encode("utf-8")) + packer.flush()
+    packed = bytes((number,)) + packer.compress(text.encode("utf-8")) + packer.flush()
+    if remember:
+        if len(_PACKED) >= _PACKED_LIMIT:
+            _PACKED.clear()
+        _PACKED[(number, text)] = packed
+    return packed
 
 
 def unpack(value: str | bytes | memoryview) -> str:

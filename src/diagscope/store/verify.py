@@ -33,6 +33,7 @@ from diagscope.store.entries import (
     differing_columns,
     run_state,
 )
+from diagscope.store.queries import request_mapping
 from diagscope.store.tables import events, findings, requests, run_entries, runs
 
 _TABLES = {"requests": requests, "events": events, "findings": findings}
@@ -163,7 +164,7 @@ def _row_items(engine: Engine, name: str, run_id: int, chain_format: int,
             select(table).where(*where).order_by(table.c.chain_seq, table.c.id)
         )
         for row in result:
-            mapping = dict(row._mapping)
+            mapping = request_mapping(row._mapping) if name == "requests" else dict(row._mapping)
             seq = mapping["chain_seq"]
             label = f"{name} row id {mapping['id']} (chain position {seq}, flow " \
                     f"{mapping['flow_id']})"
