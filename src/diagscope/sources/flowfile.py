@@ -110,8 +110,36 @@ def _items(buf: bytes, start: int, end: int, wanted: frozenset[bytes] | None = N
             _value(buf, vs, ve, vk)
 
 
+def _spans(buf: bytes, start: int, end: int, wanted: frozenset[bytes]
+           ) -> dict[bytes, tuple[int, int, int]]:
+    """The spans (start, end, type byte) of a dict payload's `wanted` values, by key; the
+    rest is skipped by its length, unparsed."""
+    found = {}
+    pos = start
+    while pos < end:
+        ks, ke, _ = _span(buf, pos)
+        vs, ve, vk = _span(buf, ke + 1)
+        pos = ve + 1
+        key = buf[ks:ke]
+        if key in wanted:
+            found[key] = (vs, ve, vk)
+    return found
+
+
+def _dict_of(buf: bytes, span: tuple[int, int, int] | None, wanted: frozenset[bytes]
+             ) -> dict[str, Any] | None:
+    """The `wanted` keys of the dict at `span`; None when it is absent or not a dict."""
+    if span is None or span[2] != _DICT:
+        return None if span is None or span[2] == _NULL else _value(buf, *span)
+    return dict(_items(buf, span[0], span[1], wanted))
+
+
 _TOP = frozenset({b"version", b"type", b"id", b"request", b"response", b"error"})
+#: What `_request` reads; trailers, end times and the rest are skipped.
+_REQUEST = frozenset({b"headers", b"http_version", b"authority", b"host", b"timestamp_start",
+                      b"method", b"scheme", b"port", b"path", b"content"})
 _RESPONSE = frozenset({b"status_code"})
+_ERROR = frozenset({b"msg"})
 
 
 def _request(state: dict[str, Any], flow_id: str, response_status: int | None,
@@ -151,14 +179,17 @@ def _request(state: dict[str, Any], flow_id: str, response_status: int | None,
 
 def request_of_record(record: bytes, source: str | None = None) -> Request | None:
     """The request of one flow record; None for flows that are not HTTP."""
-    top = dict(_items(record, 0, len(record) - 1, _TOP))
-    if top.get("version") != FLOW_FORMAT_VERSION:
+    top = _spans(record, 0, len(record) - 1, _TOP)
+    version = top.get(b"version")
+    if version is None or _value(record, *version) != FLOW_FORMAT_VERSION:
         return _migrated(record, source)
-    if top.get("type") != "http":
+    kind = top.get(b"type")
+    if kind is None or _value(record, *kind) != "http":
         return None
-    response = top.get("response")
-    error = top.get("error")
-    return _request(top["request"], top["id"],
+    response = _dict_of(record, top.get(b"response"), _RESPONSE)
+    error = _dict_of(record, top.get(b"error"), _ERROR)
+    return _request(_dict_of(record, top[b"request"], _REQUEST) or {},
+                    _value(record, *top[b"id"]),
                     response.get("status_code") if isinstance(response, dict) else None,
                     error.get("msg") if isinstance(error, dict) else None, source)
 
