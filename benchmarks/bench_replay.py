@@ -192,11 +192,13 @@ def run(args: argparse.Namespace, work: Path) -> None:
     results["w (c)+visit every value"] = measure([*me, "walk"], env)[:2]
     results["j (c)+judge, no database"] = measure([*me, "judge"], env)[:2]
     sqlite_seconds = float(measure([*me, "store"], env)[2].split()[0])
+    db_mb = 0.0
     for jobs in sorted({1, args.jobs}):
         db = work / f"replay-{jobs}.sqlite"
         results[f"d diagscope replay -j{jobs}"] = measure(
             [str(BIN / "diagscope"), "replay", capture, "--db", str(db), "--jobs", str(jobs)],
             env)[:2]
+        db_mb = sum(p.stat().st_size for p in work.glob(f"replay-{jobs}.sqlite*")) / 1e6
         for leftover in work.glob(f"replay-{jobs}.sqlite*"):
             leftover.unlink()
     size_mb = os.path.getsize(capture) / 1e6
@@ -219,6 +221,14 @@ def run(args: argparse.Namespace, work: Path) -> None:
         dn = results[f"d diagscope replay -j{args.jobs}"][0]
         print(f"--jobs {args.jobs} speed-up over --jobs 1: {d1 / dn:.2f}x "
               f"(d/c {c / dn:.2f}, d/a {a / dn:.2f}); peak RSS is the main process's")
+    b = results["b FlowReader"][0]
+    print("targets (each measured against its baseline in this run):")
+    print(f"  replay -j1 speed over mitmdump -nr, a/d: {a / d1:.2f} (at least 1.50)")
+    print(f"  replay -j1 time over FlowReader, d/b:    {d1 / b:.2f} (at most 1.50)")
+    if args.jobs > 1:
+        print(f"  replay -j{args.jobs} speed over mitmdump -nr, a/d: {a / dn:.2f} (at least 2.50)")
+    print(f"  database MB per capture MB:              {db_mb / size_mb:.2f} (at most 1.50; "
+          f"{db_mb:.1f} MB for {size_mb:.1f} MB)")
 
 
 if __name__ == "__main__":
