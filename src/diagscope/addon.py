@@ -239,7 +239,8 @@ class DiagscopeAddon:
         if session is None or session.run_id is not None:
             return
         session.start(self._captures())
-        judges = session.worker_pool(1) if ctx.options.diagscope_judge_process else None
+        judges = (session.worker_pool(1, background=True)
+                  if ctx.options.diagscope_judge_process else None)
         self.recorder = Recorder(session, judges=judges, on_stored=self._stored)
         for notice in session.notices():
             log.warning("diagscope: %s", notice)

@@ -7,6 +7,7 @@ and an `undecodable` review finding, so it shows up in `findings` and the report
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -78,10 +79,19 @@ _worker_inspector: Inspector | None = None
 _worker_steps: Steps | None = None
 
 
-def init_worker(policy: Policy, canaries: CanarySet | None, steps: Steps | None = None
-                ) -> None:
+#: How much a live proxy's judging process yields the CPU (nice(2) increment): forwarding
+#: comes first. Under a burst judging falls behind and catches up when the proxy is less
+#: busy; every request waits in the recorder's queue meanwhile, nothing is dropped.
+BACKGROUND_NICENESS = 10
+
+
+def init_worker(policy: Policy, canaries: CanarySet | None, steps: Steps | None = None,
+                niceness: int = 0) -> None:
     """Initialise a judging process with the run's policy, canaries and scenario steps."""
     global _worker_inspector, _worker_steps
+    if niceness:
+        with contextlib.suppress(OSError):  # not every platform lets a process yield
+            os.nice(niceness)
     _worker_inspector = Inspector(policy, canaries=canaries)
     _worker_steps = steps
     _exit_with_parent()

@@ -2,8 +2,10 @@
 
 Judging (decoding, rules, personal-data detection) runs in a separate process when one is
 given: Python runs one thread at a time, and judging in the proxy's own process would slow
-every forwarded request. The recorder thread hands each request over, takes back the rows
-to store, and writes them through the run's session.
+every forwarded request. That process runs at a lower CPU priority, so that on a busy
+machine forwarding comes first and judging catches up after a burst (requests wait in the
+queue meanwhile). The recorder thread hands each request over, takes back the rows to
+store, and writes them through the run's session.
 
 The recorder batches writes and commits when its queue runs dry, when a batch is full or
 after a short interval, whichever comes first. A failed commit (database locked, server

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from diagscope.judging import Judged, init_worker, judge
+from diagscope.judging import BACKGROUND_NICENESS, Judged, init_worker, judge
 from diagscope.model import Request
 from diagscope.pii.canary import CanarySet, parse_canary, read_canary_file
 from diagscope.pipeline import Inspector
@@ -293,12 +293,14 @@ class RunSession:
         self.status = status
         return status
 
-    def worker_pool(self, workers: int) -> ProcessPoolExecutor:
-        """Judging processes initialised with this run's policy and canaries."""
+    def worker_pool(self, workers: int, *, background: bool = False) -> ProcessPoolExecutor:
+        """Judging processes initialised with this run's policy and canaries; `background`
+        ones yield the CPU to everything else (a live proxy's forwarding)."""
         context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                                    initargs=(self.loaded.policy, self.canaries,
-                                             self.steps or None))
+                                             self.steps or None,
+                                             BACKGROUND_NICENESS if background else 0))
 
     # -- what is printed ------------------------------------------------------------------
 
