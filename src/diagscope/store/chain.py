@@ -101,17 +101,16 @@ def content_digest(row: dict[str, Any], *, chain_format: int = CURRENT_FORMAT,
 
     `predigested` names columns that already hold their digest (a redacted bundle's rows):
     they enter as they are."""
-    content = row.copy()
-    for key in EXCLUDED:
-        content.pop(key, None)
-    for key in ADDED_LATER:
-        if content.get(key) is None:
-            content.pop(key, None)
-    for key in digested_columns(chain_format):
-        value = content.get(key)
-        if value and key not in predigested:
-            content[key] = (_text_digest(value, key != "cs") if isinstance(value, str)
-                            else column_digest(value))
+    digested = digested_columns(chain_format)
+    content = {}
+    # One pass over the row: this runs for every row a run stores.
+    for key, value in row.items():
+        if key in EXCLUDED or (value is None and key in ADDED_LATER):
+            continue
+        if value and key in digested and key not in predigested:
+            value = (_text_digest(value, key != "cs") if isinstance(value, str)
+                     else column_digest(value))
+        content[key] = value
     return hashlib.sha256(canonical(content)).hexdigest()
 
 
