@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from mitmproxy import http
-from mitmproxy.io import compat, tnetstring
 from mitmproxy.net.http import url
 from mitmproxy.version import FLOW_FORMAT_VERSION
 
@@ -197,6 +195,8 @@ def request_of_record(record: bytes, source: str | None = None) -> Request | Non
 def _migrated(record: bytes, source: str | None) -> Request | None:
     """A flow of another format version, read the way mitmproxy reads it."""
     from mitmproxy import flow as mflow
+    from mitmproxy import http
+    from mitmproxy.io import compat, tnetstring
 
     from diagscope.sources.flows import request_from_flow
 

@@ -7,13 +7,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from mitmproxy import exceptions, http
-from mitmproxy.io import FlowReader
+from typing import TYPE_CHECKING
 
 from diagscope.model import Request
 from diagscope.sources.flowfile import FlowFileError, read_record, request_of_record
 from diagscope.sources.registry import FALLBACK_ORDER, register_source
+
+if TYPE_CHECKING:
+    # Replay reads flow files without mitmproxy's flow classes (`flowfile`); they are
+    # imported where a flow object is really made, which keeps mitmproxy's start-up cost
+    # (TLS, certificates, filter grammar) out of every replay.
+    from mitmproxy import http
 
 
 def request_from_flow(flow: http.HTTPFlow, source: str | None = None) -> Request:
@@ -101,6 +105,9 @@ class CaptureReader:
             self.damage = CaptureDamage(self.path, self.flows_read, exc.strerror or str(exc))
 
     def __iter__(self) -> Iterator[http.HTTPFlow]:
+        from mitmproxy import exceptions, http
+        from mitmproxy.io import FlowReader
+
         try:
             with open(self.path, "rb") as fo:
                 fo.seek(self.start)

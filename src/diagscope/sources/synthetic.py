@@ -11,10 +11,10 @@ import json
 import uuid
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mitmproxy import connection, http
-from mitmproxy.io import FlowWriter
+if TYPE_CHECKING:
+    from mitmproxy import http
 
 _NAMESPACE = uuid.UUID("5d1a3c7e-0b8f-4c1e-9a57-6f1c2b3d4e5f")
 LAB_CLIENT = ("192.0.2.10", 50123)  # TEST-NET-1: a lab machine, never a real address
@@ -54,6 +54,8 @@ def make_flow(
     error: str | None = None,
 ) -> http.HTTPFlow:
     """One HTTP flow; `status=None` leaves it without a response (optionally with `error`)."""
+    from mitmproxy import connection, http
+
     port = port or (443 if scheme == "https" else 80)
     client = connection.Client(
         peername=LAB_CLIENT, sockname=PROXY, timestamp_start=time,
@@ -84,6 +86,8 @@ def make_flow(
 
 
 def write_capture(path: str, flows: Iterable[http.HTTPFlow]) -> int:
+    from mitmproxy.io import FlowWriter
+
     count = 0
     with open(path, "wb") as fo:
         writer = FlowWriter(fo)
