@@ -158,7 +158,9 @@ def rows_of(inspection: Inspection) -> RequestRows:
         finding_rows.append((row, content_digest(row)))
         pack_columns(row, FINDING_PACKING)
     request_digest = content_digest(request_row)
+    # Stored as the column types store them, so the writer hands them on as they are.
     request_row["headers"] = pack(dumps(request_row["headers"]), "headers")
+    request_row["body_sha256"] = bytes.fromhex(request_row["body_sha256"])
     return RequestRows(
         flow_id=req.flow_id,
         request=(request_row, request_digest),

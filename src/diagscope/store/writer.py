@@ -213,7 +213,8 @@ class RunWriter:
         request_row["run_id"] = run_id
         request_row["seq"] = seq = len(self._seen)
         request_row["chain_seq"] = length
-        head = request_row["chain_hash"] = link(head, "requests", run_id, length, seq, digest)
+        head = link(head, "requests", run_id, length, seq, digest)
+        request_row["chain_hash"] = bytes.fromhex(head)  # as `Digest` stores it
         length += 1
         self._requests.append(request_row)
         self._batch_chain.append(("requests", request_row, digest))
@@ -222,7 +223,8 @@ class RunWriter:
             for row, digest in items:
                 row["run_id"] = run_id
                 row["chain_seq"] = length
-                head = row["chain_hash"] = link(head, table, run_id, length, None, digest)
+                head = link(head, table, run_id, length, None, digest)
+                row["chain_hash"] = bytes.fromhex(head)
                 length += 1
                 out.append(row)
                 self._batch_chain.append((table, row, digest))
@@ -255,7 +257,8 @@ class RunWriter:
         for table, row, digest in self._batch_chain:
             row["chain_seq"] = length
             seq = row["seq"] if table == "requests" else None
-            head = row["chain_hash"] = link(head, table, run_id, length, seq, digest)
+            head = link(head, table, run_id, length, seq, digest)
+            row["chain_hash"] = bytes.fromhex(head)
             length += 1
         self._head, self._length = head, length
 
