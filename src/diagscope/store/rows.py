@@ -90,6 +90,7 @@ def pack_columns(row: dict[str, Any], columns: tuple[tuple[str, str], ...]) -> N
 def rows_of(inspection: Inspection) -> RequestRows:
     req = inspection.request
     decoded = inspection.decoded
+    body_digest = hashlib.sha256(req.body)
     request_row = {
         "flow_id": req.flow_id,
         "time": req.time,
@@ -101,7 +102,7 @@ def rows_of(inspection: Inspection) -> RequestRows:
         "http_version": text(req.http_version),
         "headers": [[text(k), text(v)] for k, v in req.headers],
         "body": pack_body(req.body, decoded.content_encoding),
-        "body_sha256": hashlib.sha256(req.body).hexdigest(),
+        "body_sha256": body_digest.hexdigest(),
         "body_size": len(req.body),
         "content_type": text(decoded.content_type),
         "content_encoding": text(decoded.content_encoding),
@@ -160,7 +161,7 @@ def rows_of(inspection: Inspection) -> RequestRows:
     request_digest = content_digest(request_row)
     # Stored as the column types store them, so the writer hands them on as they are.
     request_row["headers"] = pack(dumps(request_row["headers"]), "headers")
-    request_row["body_sha256"] = bytes.fromhex(request_row["body_sha256"])
+    request_row["body_sha256"] = body_digest.digest()
     return RequestRows(
         flow_id=req.flow_id,
         request=(request_row, request_digest),
