@@ -134,3 +134,18 @@ def test_digests_stored_as_text_before_read_as_they_were():
     assert digest.process_result_value(hex_text, None) == hex_text
     edited = digest.process_bind_param("not a digest", None)
     assert digest.process_result_value(edited, None) == "not a digest"
+
+
+def test_verify_reports_an_edited_packed_body(stored):
+    from diagscope.store.verify import verify_run
+
+    engine = open_engine(stored)
+    assert verify_run(engine, 1).ok
+    with engine.begin() as conn:
+        body, size = conn.execute(text("SELECT body, body_size FROM requests")).one()
+        assert len(body) < size  # packed
+        edited = body[:-4] + bytes(b ^ 0xFF for b in body[-4:])
+        conn.execute(text("UPDATE requests SET body = :b"), {"b": edited})
+    report = verify_run(engine, 1)
+    assert not report.ok
+    assert "raw body no longer matches body_sha256" in (report.problem or "")
