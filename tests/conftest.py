@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,18 +71,27 @@ def pg_server():
         yield url
 
 
-@pytest.fixture
-def pg_url(pg_server):
-    """A fresh, empty database on the session's PostgreSQL server."""
+@contextmanager
+def fresh_pg_database(server: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL `server`, dropped afterwards."""
     import uuid
 
     from sqlalchemy import create_engine, text
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield pg_server.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database on the session's PostgreSQL server."""
+    with fresh_pg_database(pg_server) as url:
+        yield url

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from conftest import fresh_pg_database
+from sqlalchemy import create_engine, inspect
 
 from diagscope.store.engine import open_engine
 from diagscope.store.migrate import HEAD_REVISION, current_revision, head_revision, migrate
@@ -79,14 +79,8 @@ def test_postgres_is_migrated_to_head_and_matches_the_tables(pg_url):
 @pytest.fixture
 def second_pg_url(pg_server):
     """Another fresh, empty database on the session's PostgreSQL server."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield pg_server.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database(pg_server) as url:
+        yield url
 
 
 def test_a_new_postgres_database_is_created_as_the_migrations_would_build_it(pg_url,

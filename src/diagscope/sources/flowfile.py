@@ -92,36 +92,32 @@ def _value(buf: bytes, start: int, end: int, kind: int) -> Any:
     raise FlowFileError(f"unknown tnetstring type {chr(kind)!r}")
 
 
+def _entries(buf: bytes, start: int, end: int
+             ) -> Iterator[tuple[bytes, int, tuple[int, int, int]]]:
+    """(key, key type byte, value span) of each entry of a dict payload, in order; values
+    are not parsed."""
+    pos = start
+    while pos < end:
+        ks, ke, kk = _span(buf, pos)
+        value = _span(buf, ke + 1)
+        pos = value[1] + 1
+        yield buf[ks:ke], kk, value
+
+
 def _items(buf: bytes, start: int, end: int, wanted: frozenset[bytes] | None = None
            ) -> Iterator[tuple[str, Any]]:
     """The (key, value) pairs of a dict payload; with `wanted`, values of other keys are
     skipped by their length, unparsed."""
-    pos = start
-    while pos < end:
-        ks, ke, kk = _span(buf, pos)
-        vs, ve, vk = _span(buf, ke + 1)
-        pos = ve + 1
-        key = buf[ks:ke]
-        if wanted is not None and key not in wanted:
-            continue
-        yield (key.decode("utf-8") if kk == _TEXT else key.decode("latin-1")), \
-            _value(buf, vs, ve, vk)
+    for key, kind, value in _entries(buf, start, end):
+        if wanted is None or key in wanted:
+            yield (key.decode("utf-8") if kind == _TEXT else key.decode("latin-1")), \
+                _value(buf, *value)
 
 
 def _spans(buf: bytes, start: int, end: int, wanted: frozenset[bytes]
            ) -> dict[bytes, tuple[int, int, int]]:
-    """The spans (start, end, type byte) of a dict payload's `wanted` values, by key; the
-    rest is skipped by its length, unparsed."""
-    found = {}
-    pos = start
-    while pos < end:
-        ks, ke, _ = _span(buf, pos)
-        vs, ve, vk = _span(buf, ke + 1)
-        pos = ve + 1
-        key = buf[ks:ke]
-        if key in wanted:
-            found[key] = (vs, ve, vk)
-    return found
+    """The spans (start, end, type byte) of a dict payload's `wanted` values, by key."""
+    return {key: value for key, _, value in _entries(buf, start, end) if key in wanted}
 
 
 def _dict_of(buf: bytes, span: tuple[int, int, int] | None, wanted: frozenset[bytes]
