@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from diagscope.store.engine import open_engine
-from diagscope.store.types import DICTIONARIES, pack, unpack
+from diagscope.store.packing import DICTIONARIES, pack, unpack
 
 #: A dictionary may never change once shipped: packed values in every database depend on
 #: its exact bytes. A new dictionary gets a new number.

@@ -16,7 +16,7 @@ from diagscope.pipeline import Inspection
 from diagscope.store.bodies import pack_body
 from diagscope.store.chain import content_digest
 from diagscope.store.jsoncodec import dumps
-from diagscope.store.types import pack
+from diagscope.store.packing import pack
 
 
 @dataclass(slots=True)

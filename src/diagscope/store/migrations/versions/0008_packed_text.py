@@ -39,7 +39,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Back to text: packed values are unpacked first, row by row, so the older code that
     reads these columns as text finds text."""
-    from diagscope.store.types import unpack
+    from diagscope.store.packing import unpack
 
     bind = op.get_bind()
     postgresql = bind.dialect.name == "postgresql"
