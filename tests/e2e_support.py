@@ -8,23 +8,29 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import json
 import os
 import queue
+import shutil
 import socket
 import ssl
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+T = TypeVar("T")
 
 DIAGSCOPE = Path(sys.executable).with_name("diagscope")
 
@@ -151,8 +157,69 @@ class CollectorStub:
         self.server.server_close()
 
 
-class ProxyProcess:
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+def require_sdk() -> None:
+    """Skip (or fail under CI) unless Node and Microsoft's 1DS SDK are installed."""
+    from conftest import unavailable
+
+    if shutil.which("node") is None:
+        unavailable("node is not installed")
+    if not (NODE_DIR / "node_modules" / "@microsoft" / "1ds-post-js").exists():
+        unavailable("the 1DS SDK is not installed (cd tests/node && npm ci)")
+
+
+def send_with_sdk(url: str, ca_cert: Path) -> list[dict]:
+    """Microsoft's 1DS JavaScript SDK posts its events to `url` (trusting `ca_cert`);
+    returns the events it says it sent."""
+    env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(ca_cert)}
+    result = subprocess.run(["node", str(NODE_DIR / "send_events.mjs"), url],
+                            capture_output=True, text=True, env=env, timeout=120,
+                            cwd=NODE_DIR)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class ConsoleProcess:
+    """A subprocess whose console lines are collected as it runs, to wait for."""
+
+    name = "the process"
+
+    def start(self, command: list[str], folder: Path) -> None:
+        env = {**os.environ, "HOME": str(folder), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def await_lines(self, found: Callable[[list[str]], T | None], what: str,
+                    timeout: float) -> T:
+        """The first non-None `found(lines so far)`; fails when the process ends or the
+        time is up without it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = found(self.seen)
+            if result is not None:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (self.proc.poll() is not None and self.lines.empty()):
+                raise AssertionError(f"{what} from {self.name}; it said:\n"
+                                     + "\n".join(self.seen))
+            with contextlib.suppress(queue.Empty):
+                self.seen.append(self.lines.get(timeout=min(remaining, 0.5)))
+
+
+class ProxyProcess(ConsoleProcess):
     """`diagscope proxy` on 127.0.0.1:0 as a subprocess, its console lines collected."""
+
+    name = "the proxy"
 
     def __init__(self, folder: Path, *args: str, upstream_ca: Path | None = None,
                  db: str | None = None) -> None:
@@ -164,32 +231,16 @@ class ProxyProcess:
                    *args]
         if upstream_ca is not None:
             command += ["--upstream-ca", str(upstream_ca)]
-        env = {**os.environ, "HOME": str(folder), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env=env)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.start(command, folder)
         line = self.wait_for("listening on", timeout=60)
         self.port = int(line.rsplit(":", 1)[1])
 
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
     def wait_for(self, text: str, timeout: float = 30, count: int = 1) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            hits = [line for line in self.seen if text in line]
-            if len(hits) >= count:
-                return hits[count - 1]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or (self.proc.poll() is not None and self.lines.empty()):
-                raise AssertionError(f"no {count}x {text!r} from the proxy; it said:\n"
-                                     + "\n".join(self.seen))
-            with contextlib.suppress(queue.Empty):
-                self.seen.append(self.lines.get(timeout=min(remaining, 0.5)))
+        def found(seen: list[str]) -> str | None:
+            hits = [line for line in seen if text in line]
+            return hits[count - 1] if len(hits) >= count else None
+
+        return self.await_lines(found, f"no {count}x {text!r}", timeout)
 
     @property
     def ca_cert(self) -> Path:

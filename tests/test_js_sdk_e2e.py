@@ -14,16 +14,12 @@ proxy's CA through NODE_EXTRA_CA_CERTS. Nothing leaves the machine.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, unavailable
-from e2e_support import CollectorStub, ProxyProcess
+from e2e_support import CollectorStub, ProxyProcess, require_sdk, send_with_sdk
 from sqlalchemy import select
 
 from diagscope.cli import main
@@ -32,27 +28,17 @@ from diagscope.store.queries import request_mapping
 from diagscope.store.tables import events, requests
 
 pytestmark = pytest.mark.e2e
-NODE_DIR = ROOT / "tests" / "node"
 
 
 @pytest.fixture
 def sdk_run(tmp_path):
-    if shutil.which("node") is None:
-        unavailable("node is not installed")
-    if not (NODE_DIR / "node_modules" / "@microsoft" / "1ds-post-js").exists():
-        unavailable("the 1DS SDK is not installed (cd tests/node && npm ci)")
+    require_sdk()
     stub = CollectorStub(tmp_path)
     proxy = ProxyProcess(tmp_path, "--set", f"mode=reverse:https://localhost:{stub.port}",
                          "--canary", "doc=Ontslagbrief-Canary-7f3a", upstream_ca=stub.ca)
     try:
-        env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(proxy.ca_cert)}
-        result = subprocess.run(
-            ["node", str(NODE_DIR / "send_events.mjs"),
-             f"https://localhost:{proxy.port}/OneCollector/1.0/"],
-            capture_output=True, text=True, env=env, timeout=120, cwd=NODE_DIR,
-        )
-        assert result.returncode == 0, result.stderr
-        sent = json.loads(result.stdout.strip().splitlines()[-1])
+        sent = send_with_sdk(f"https://localhost:{proxy.port}/OneCollector/1.0/",
+                             proxy.ca_cert)
         proxy.wait_for("3 events", timeout=30)
     finally:
         proxy.stop()

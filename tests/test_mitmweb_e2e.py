@@ -16,14 +16,11 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
-import queue
 import re
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -33,13 +30,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import ROOT, unavailable
-from e2e_support import CollectorStub
+from e2e_support import CollectorStub, ConsoleProcess, require_sdk, send_with_sdk
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 pytestmark = pytest.mark.e2e
 
 MITMWEB = Path(sys.executable).with_name("mitmweb")
-NODE_DIR = ROOT / "tests" / "node"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SDK_EVENTS = ["Office.Word.FileOpen", "Office.Outlook.Desktop.Compose.SendMail",
               "Office.Licensing.Heartbeat"]
@@ -55,45 +51,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Mitmweb:
+class Mitmweb(ConsoleProcess):
     """`mitmweb -s addons/diagscope_addon.py` as a subprocess, its log lines collected."""
 
     def __init__(self, folder: Path, *args: str) -> None:
         self.confdir = folder / "mitmproxy"
-        command = [str(MITMWEB), "-s", str(ROOT / "addons" / "diagscope_addon.py"),
-                   "--listen-host", "127.0.0.1", "--listen-port", "0",
-                   "--set", "web_host=127.0.0.1", "--set", f"web_port={free_port()}",
-                   "--set", "web_open_browser=false", "--set", f"confdir={self.confdir}",
-                   "--set", f"diagscope_db={folder / 'web.sqlite'}", *args]
-        env = {**os.environ, "HOME": str(folder), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env=env)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.start([str(MITMWEB), "-s", str(ROOT / "addons" / "diagscope_addon.py"),
+                    "--listen-host", "127.0.0.1", "--listen-port", "0",
+                    "--set", "web_host=127.0.0.1", "--set", f"web_port={free_port()}",
+                    "--set", "web_open_browser=false", "--set", f"confdir={self.confdir}",
+                    "--set", f"diagscope_db={folder / 'web.sqlite'}", *args], folder)
         proxy = self.wait_for(r"listening at 127\.0\.0\.1:(\d+)")
         self.proxy_port = int(proxy.group(1))
         self.url = self.wait_for(r"Web server listening at (http://\S+)").group(1)
         self.token = parse_qs(urlsplit(self.url).query).get("token", [""])[0]
         self.base = self.url.split("?", 1)[0].rstrip("/")
 
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
     def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.seen:
-                if found := re.search(pattern, line):
-                    return found
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or (self.proc.poll() is not None and self.lines.empty()):
-                raise AssertionError(f"mitmweb never said {pattern!r}; it said:\n"
-                                     + "\n".join(self.seen))
-            with contextlib.suppress(queue.Empty):
-                self.seen.append(self.lines.get(timeout=min(remaining, 0.5)))
+        def found(seen: list[str]) -> re.Match[str] | None:
+            return next((m for line in seen if (m := re.search(pattern, line))), None)
+
+        return self.await_lines(found, f"never {pattern!r}", timeout)
 
     def api(self, path: str) -> Any:
         """mitmweb's own JSON API (what its UI reads), with the token when there is one."""
@@ -205,10 +183,7 @@ async def open_page(port: int) -> DevTools:
 def sdk() -> None:
     if CHROMIUM is None:
         unavailable("chromium is not installed")
-    if shutil.which("node") is None:
-        unavailable("node is not installed")
-    if not (NODE_DIR / "node_modules" / "@microsoft" / "1ds-post-js").exists():
-        unavailable("the 1DS SDK is not installed (cd tests/node && npm ci)")
+    require_sdk()
 
 
 @pytest.fixture
@@ -228,14 +203,8 @@ def mitmweb(tmp_path: Path, collector: CollectorStub) -> Iterator[Mitmweb]:
 
 
 def send_with_the_sdk(web: Mitmweb) -> None:
-    env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(web.confdir / "mitmproxy-ca-cert.pem")}
-    result = subprocess.run(
-        ["node", str(NODE_DIR / "send_events.mjs"),
-         f"https://localhost:{web.proxy_port}/OneCollector/1.0/"],
-        capture_output=True, text=True, env=env, timeout=120, cwd=NODE_DIR,
-    )
-    assert result.returncode == 0, result.stderr
-    sent = json.loads(result.stdout.strip().splitlines()[-1])
+    sent = send_with_sdk(f"https://localhost:{web.proxy_port}/OneCollector/1.0/",
+                         web.confdir / "mitmproxy-ca-cert.pem")
     assert [e["name"] for e in sent] == SDK_EVENTS
 
 
