@@ -7,8 +7,9 @@ some personal data) each step runs in its own process, timed, with its peak RSS:
 (a) `mitmdump -nr` with no addon, (b) mitmproxy's FlowReader alone, (c) FlowReader +
 inflate + decode (the practical limit), (j) (c) + classification, rules and row building
 without a database (so d - j is what storing costs), (d) `diagscope replay` end to end into
-SQLite (with `--jobs N`: once with one process and once with N). Prints flows/s,
-events/s, peak RSS and the ratios d/c and d/a.
+SQLite (with `--jobs N`: once with one process and once with N), and (d) once more with
+the pure-Python Bond reader (`DIAGSCOPE_PURE_PYTHON=1`), to show what compiling it is worth.
+Prints flows/s, events/s, peak RSS and the ratios d/c and d/a.
 
 It also measures a floor for (d) on one process, from two costs no replay can avoid while
 it scans every value and stores every row: (w) (c) + visiting every value of every event
@@ -201,9 +202,19 @@ def run(args: argparse.Namespace, work: Path) -> None:
         db_mb = sum(p.stat().st_size for p in work.glob(f"replay-{jobs}.sqlite*")) / 1e6
         for leftover in work.glob(f"replay-{jobs}.sqlite*"):
             leftover.unlink()
+    # The same replay with the pure-Python Bond reader: what compiling it is worth.
+    pure_db = work / "replay-pure.sqlite"
+    results["d replay -j1, pure Bond reader"] = measure(
+        [str(BIN / "diagscope"), "replay", capture, "--db", str(pure_db), "--jobs", "1"],
+        {**env, "DIAGSCOPE_PURE_PYTHON": "1"})[:2]
+    for leftover in work.glob("replay-pure.sqlite*"):
+        leftover.unlink()
     size_mb = os.path.getsize(capture) / 1e6
     print(f"capture: {flows} flows, {events} events, {size_mb:.1f} MB "
           f"(mixed JSON and Bond; {os.cpu_count()} cores)")
+    from diagscope.decode.bond import IMPLEMENTATION
+
+    print(f"Bond reader: {IMPLEMENTATION}")
     print(f"{'step':<28}{'seconds':>9}{'flows/s':>10}{'events/s':>11}{'peak RSS MiB':>14}")
     for label, (secs, rss) in results.items():
         print(f"{label:<28}{secs:>9.2f}{flows / secs:>10.0f}{events / secs:>11.0f}{rss:>14.0f}")
@@ -221,6 +232,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
         dn = results[f"d diagscope replay -j{args.jobs}"][0]
         print(f"--jobs {args.jobs} speed-up over --jobs 1: {d1 / dn:.2f}x "
               f"(d/c {c / dn:.2f}, d/a {a / dn:.2f}); peak RSS is the main process's")
+    pure = results["d replay -j1, pure Bond reader"][0]
+    print(f"replay -j1 with the pure-Python Bond reader: {pure:.2f} s ({pure / d1:.2f}x the "
+          "time with the reader in use)")
     b = results["b FlowReader"][0]
     print("targets (each measured against its baseline in this run):")
     print(f"  replay -j1 speed over mitmdump -nr, a/d: {a / d1:.2f} (at least 1.50)")
