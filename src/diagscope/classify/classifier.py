@@ -15,7 +15,7 @@ from diagscope.classify.level import LevelSignal, combine, viewer_signals, wire_
 from diagscope.classify.product import product_of
 from diagscope.classify.purpose import NameRules, privacy_categories
 from diagscope.model import LEVEL_RANK, Event, Level, Product, level_above, parse_level
-from diagscope.policy.model import EventOverride, Policy
+from diagscope.policy.model import EventOverride, Policy, glob_match
 from diagscope.sources.viewer import ViewerFacts
 
 
@@ -80,7 +80,7 @@ class Classifier:
         return facts
 
     def is_security_event(self, product: Product, name: str) -> bool:
-        return any(fnmatch.fnmatchcase(name, g) for g in self._security.get(product.value, ()))
+        return any(glob_match(name, g) for g in self._security.get(product.value, ()))
 
     def classify(self, event: Event, host: str = "", viewer: ViewerFacts | None = None
                  ) -> NameFacts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Any
 
 from pydantic import (
@@ -50,6 +50,15 @@ def _regular_expression(value: str) -> str:
 
 
 RegularExpression = Annotated[str, AfterValidator(_regular_expression)]
+
+
+
+@lru_cache(maxsize=65_536)
+def glob_match(text: str, glob: str) -> bool:
+    """`fnmatchcase`, remembered: the same few field paths and event names meet the same
+    globs on every event of a run, and looking the answer up takes a quarter of the time of
+    matching. Bounded, since hostile traffic can send any number of names."""
+    return fnmatch.fnmatchcase(text, glob)
 
 
 class _Strict(BaseModel):
@@ -111,7 +120,7 @@ class Allowance(_Strict):
     clause_nl: str = dutch_text()
 
     def allows(self, field: str, value: str) -> bool:
-        if not any(fnmatch.fnmatchcase(field, glob) for glob in self.fields):
+        if not any(glob_match(field, glob) for glob in self.fields):
             return False
         return self.pattern is None or re.fullmatch(self.pattern, value) is not None
 
@@ -134,7 +143,7 @@ class EnvelopeIdentifier(_Strict):
     clause_nl: str = dutch_text()
 
     def accepts(self, field: str, value: str) -> bool:
-        if not fnmatch.fnmatchcase(field, self.field):
+        if not glob_match(field, self.field):
             return False
         if self.prefixes and not value.startswith(tuple(self.prefixes)):
             return False
