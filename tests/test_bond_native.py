@@ -69,7 +69,8 @@ def outcome(module: Any, data: bytes, version: int | None) -> Any:
 
 
 def test_the_compiled_reader_is_built_from_this_source(native: ModuleType) -> None:
-    assert bond.source_digest() == native.SOURCE_SHA256
+    assert bond.source_digest() == native.SOURCE_SHA256, (
+        "the compiled reader is older than bond_reader.py: reinstall (make test does)")
     assert bond.implementation is native or os.environ.get(bond.PURE_ENV)
 
 
