@@ -152,3 +152,13 @@ def test_the_pure_reader_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     module, why = bond._select()
     assert module is bond_reader
     assert bond.PURE_ENV in why
+
+
+def test_the_version_says_which_reader_runs() -> None:
+    from click.testing import CliRunner
+
+    from diagscope.cli import main
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert f"(Bond reader: {bond.IMPLEMENTATION})" in result.output

@@ -38,7 +38,19 @@ class CommandsByModule(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    # Imported here: which Bond reader runs is worth knowing (a tester comparing timings,
+    # an installation without a compiler) but not worth loading for every command.
+    from diagscope.decode.bond import IMPLEMENTATION
+
+    click.echo(f"diagscope {__version__} (Bond reader: {IMPLEMENTATION})")
+    ctx.exit()
+
+
 @click.group(cls=CommandsByModule)
-@click.version_option(__version__, prog_name="diagscope")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_show_version, help="Show the version and which Bond reader runs.")
 def main() -> None:
     """Verify Office and Windows diagnostic telemetry against a processing agreement."""
