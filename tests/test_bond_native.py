@@ -162,3 +162,12 @@ def test_the_version_says_which_reader_runs() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
     assert f"(Bond reader: {bond.IMPLEMENTATION})" in result.output
+
+
+def test_both_readers_stop_deep_nesting_at_the_same_limit(native: ModuleType) -> None:
+    # A struct whose field 0 is a list of a list of ... 10,000 deep: the depth limit (64)
+    # ends reading in both, at the same byte, long before either runs out of stack.
+    data = bytes([0x0B]) + bytes([0x0B, 0x01]) * 10_000 + bytes([0x0B, 0x00]) + b"\x00"
+    reference = outcome(bond_reader, data, 1)
+    assert reference[1] is not None and "nesting deeper than 64" in reference[1][0]
+    assert outcome(native, data, 1) == reference
