@@ -6,8 +6,8 @@ script produces byte-identical capture files.
 
 from __future__ import annotations
 
-import gzip
 import json
+import struct
 import uuid
 import zlib
 from collections.abc import Iterable, Sequence
@@ -30,8 +30,17 @@ def raw_deflate(data: bytes) -> bytes:
     return c.compress(data) + c.flush()
 
 
+#: A gzip member header with no name and no time (RFC 1952): XFL 2 (best compression), OS 3
+#: (Unix). Written here rather than by `gzip.compress`, whose OS byte differs between Python
+#: versions (3 from 3.11's, 255 from 3.13's), so the samples are the same bytes on every
+#: Python.
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03"
+
+
 def gzip_bytes(data: bytes) -> bytes:
-    return gzip.compress(data, mtime=0)
+    c = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    return _GZIP_HEADER + c.compress(data) + c.flush() + trailer
 
 
 def json_stream(events: Iterable[dict[str, Any]]) -> bytes:
