@@ -4,8 +4,8 @@
 stamped with the SHA-256 of the source it came from (`diagscope.decode.bond` uses it only
 while that matches). The step is optional: without mypyc, a C compiler or the Python headers
 the package installs as pure Python and says so on stderr. `DIAGSCOPE_PURE_PYTHON=1` at
-install time skips it. mypyc runs inside `build_ext` rather than at import of this file, so
-the other build steps (metadata, sdist) stay fast and never need a compiler.
+install time skips it. mypyc runs when `build_ext` runs, not at import of this file, so the
+other build steps (metadata, sdist) stay fast and never need mypyc or a compiler.
 """
 
 from __future__ import annotations
@@ -37,13 +37,20 @@ def _stamped_copy(workdir: Path) -> Path:
     return target
 
 
+#: Commands that compile. The others (egg_info, dist_info, sdist) only ask build_ext for its
+#: list of sources, and need neither mypyc nor a compiler.
+BUILDING = frozenset({"build", "build_ext", "bdist", "bdist_wheel", "editable_wheel",
+                      "install", "develop"})
+
+
 class OptionalMypycBuild(build_ext):
     """build_ext that compiles the reader when it can and otherwise leaves it pure Python."""
 
     def finalize_options(self) -> None:
         # Only this command sees the generated extensions; the placeholder stays declared.
         declared = self.distribution.ext_modules
-        self.distribution.ext_modules = _generated()
+        if BUILDING & set(self.distribution.commands):
+            self.distribution.ext_modules = _generated()
         try:
             super().finalize_options()
         finally:
@@ -53,14 +60,14 @@ class OptionalMypycBuild(build_ext):
         return []  # generated C belongs to no source distribution
 
     def run(self) -> None:
+        if any(not extension.sources for extension in self.extensions):
+            self.extensions = []  # only the placeholder: nothing was generated
+            return
         try:
             super().run()
         except (Exception, SystemExit) as exc:  # no compiler, or no Python headers
             _say(repr(exc))
             self.extensions = []
-
-    def get_outputs(self) -> list[str]:
-        return [path for path in super().get_outputs() if os.path.exists(path)]
 
 
 _GENERATED: list[list[Extension]] = []

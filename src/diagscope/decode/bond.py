@@ -1,11 +1,12 @@
 """Bond Compact Binary: the compiled reader where this installation has one, else the pure one.
 
 `bond_reader.py` is the reader and the reference. Installing the package compiles that same
-source with mypyc into `_bond_native` (setup.py), which reads the same bytes about three
-times faster; where no C compiler is at hand the installation has the pure module only. The
-compiled module carries the SHA-256 of the source it was built from and runs only while that
-still matches `bond_reader.py`, so an edited reader never runs stale. `DIAGSCOPE_PURE_PYTHON=1`
-selects the pure reader regardless (to compare the two, or to rule the compiled one out).
+source with mypyc into `_bond_native` (setup.py), which reads the same bytes about twice as
+fast (`benchmarks/bench_bond.py`); where no C compiler is at hand the installation has the
+pure module only. The compiled module carries the SHA-256 of the source it was built from
+and runs only while that still matches `bond_reader.py`, so an edited reader never runs
+stale. `DIAGSCOPE_PURE_PYTHON=1` selects the pure reader regardless (to compare the two, or
+to rule the compiled one out).
 """
 
 from __future__ import annotations

@@ -52,7 +52,6 @@ def _regular_expression(value: str) -> str:
 RegularExpression = Annotated[str, AfterValidator(_regular_expression)]
 
 
-
 @lru_cache(maxsize=65_536)
 def glob_match(text: str, glob: str) -> bool:
     """`fnmatchcase`, remembered: the same few field paths and event names meet the same
