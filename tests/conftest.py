@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import configuration as hypothesis_configuration
 
 from diagscope.policy.load import LoadedPolicy, load_policy
 from diagscope.sources.synthetic import make_flow, write_capture
@@ -16,6 +20,12 @@ from diagscope.sources.synthetic import make_flow, write_capture
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "captures"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# Hypothesis keeps its example database and caches in the working directory unless told
+# otherwise; tests never write into the checkout (nor does pytest: see `addopts`).
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="diagscope-hypothesis-")
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
+hypothesis_configuration.set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 
 
 def unavailable(why: str) -> None:

@@ -29,6 +29,10 @@ def commands() -> list[str]:
 def sandbox(tmp_path):
     for folder in ("captures", "scenarios", "policies"):
         shutil.copytree(ROOT / folder, tmp_path / folder, symlinks=False)
+    shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")
+    # `make demo` regenerates the samples, whose Bond records come from the tests' writer.
+    (tmp_path / "tests").mkdir()
+    shutil.copy2(ROOT / "tests" / "bondwriter.py", tmp_path / "tests" / "bondwriter.py")
     settings = {"computer": "LAB-VM-01", "collected_at": "2026-11-02T10:00:00Z",
                 "office": {"sendtelemetry": 3}, "windows": {"allowtelemetry": 0}}
     with zipfile.ZipFile(tmp_path / "collect-LAB-VM-01.zip", "w") as zf:
@@ -43,7 +47,12 @@ def test_every_guide_command_runs(sandbox):
     for command in commands():
         argv = shlex.split(command)
         if argv[0] == "make":
-            result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600)
+            # In the sandbox too (`make demo` writes out/ and the sample captures), with the
+            # environment these tests run in, which make must not reinstall from here.
+            venv = DIAGSCOPE.parent.parent
+            argv = ["make", "-o", str(venv / ".installed"), f"VENV={venv}", *argv[1:]]
+            result = subprocess.run(argv, cwd=sandbox, capture_output=True, text=True,
+                                    timeout=600)
         elif argv[:2] == ["diagscope", "proxy"]:
             proc = subprocess.Popen(argv, cwd=sandbox, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
