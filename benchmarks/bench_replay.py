@@ -193,22 +193,24 @@ def run(args: argparse.Namespace, work: Path) -> None:
     results["w (c)+visit every value"] = measure([*me, "walk"], env)[:2]
     results["j (c)+judge, no database"] = measure([*me, "judge"], env)[:2]
     sqlite_seconds = float(measure([*me, "store"], env)[2].split()[0])
+
+    def replay(name: str, jobs: int, env: dict[str, str]) -> tuple[float, float, float]:
+        """(seconds, peak RSS MiB, database MB) of one `diagscope replay` into a new file."""
+        secs, rss, _ = measure([str(BIN / "diagscope"), "replay", capture, "--db",
+                                str(work / f"{name}.sqlite"), "--jobs", str(jobs)], env)
+        files = list(work.glob(f"{name}.sqlite*"))
+        size = sum(p.stat().st_size for p in files) / 1e6
+        for leftover in files:
+            leftover.unlink()
+        return secs, rss, size
+
     db_mb = 0.0
     for jobs in sorted({1, args.jobs}):
-        db = work / f"replay-{jobs}.sqlite"
-        results[f"d diagscope replay -j{jobs}"] = measure(
-            [str(BIN / "diagscope"), "replay", capture, "--db", str(db), "--jobs", str(jobs)],
-            env)[:2]
-        db_mb = sum(p.stat().st_size for p in work.glob(f"replay-{jobs}.sqlite*")) / 1e6
-        for leftover in work.glob(f"replay-{jobs}.sqlite*"):
-            leftover.unlink()
+        secs, rss, db_mb = replay(f"replay-{jobs}", jobs, env)
+        results[f"d diagscope replay -j{jobs}"] = (secs, rss)
     # The same replay with the pure-Python Bond reader: what compiling it is worth.
-    pure_db = work / "replay-pure.sqlite"
-    results["d replay -j1, pure Bond reader"] = measure(
-        [str(BIN / "diagscope"), "replay", capture, "--db", str(pure_db), "--jobs", "1"],
-        {**env, "DIAGSCOPE_PURE_PYTHON": "1"})[:2]
-    for leftover in work.glob("replay-pure.sqlite*"):
-        leftover.unlink()
+    results["d replay -j1, pure Bond reader"] = replay(
+        "replay-pure", 1, {**env, "DIAGSCOPE_PURE_PYTHON": "1"})[:2]
     size_mb = os.path.getsize(capture) / 1e6
     print(f"capture: {flows} flows, {events} events, {size_mb:.1f} MB "
           f"(mixed JSON and Bond; {os.cpu_count()} cores)")

@@ -25,8 +25,8 @@ def flow_id(name: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, name))
 
 
-def raw_deflate(data: bytes) -> bytes:
-    c = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+def raw_deflate(data: bytes, level: int = 6) -> bytes:
+    c = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
     return c.compress(data) + c.flush()
 
 
@@ -38,9 +38,8 @@ _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03"
 
 
 def gzip_bytes(data: bytes) -> bytes:
-    c = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
-    return _GZIP_HEADER + c.compress(data) + c.flush() + trailer
+    return _GZIP_HEADER + raw_deflate(data, 9) + trailer
 
 
 def json_stream(events: Iterable[dict[str, Any]]) -> bytes:
