@@ -101,6 +101,13 @@ def content_digest(row: dict[str, Any], *, chain_format: int = CURRENT_FORMAT,
 
     `predigested` names columns that already hold their digest (a redacted bundle's rows):
     they enter as they are."""
+    return hashlib.sha256(content_bytes(row, chain_format=chain_format,
+                                        predigested=predigested)).hexdigest()
+
+
+def content_bytes(row: dict[str, Any], *, chain_format: int = CURRENT_FORMAT,
+                  predigested: frozenset[str] = frozenset()) -> bytes:
+    """The canonical JSON that `content_digest` hashes."""
     digested = digested_columns(chain_format)
     content = {}
     # One pass over the row: this runs for every row a run stores.
@@ -111,7 +118,7 @@ def content_digest(row: dict[str, Any], *, chain_format: int = CURRENT_FORMAT,
             value = (_text_digest(value, key != "cs") if isinstance(value, str)
                      else column_digest(value))
         content[key] = value
-    return hashlib.sha256(canonical(content)).hexdigest()
+    return canonical(content)
 
 
 def entry_digest(content: str) -> str:

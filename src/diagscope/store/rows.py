@@ -11,10 +11,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from diagscope.model import Finding, Severity, worst_verdict
 from diagscope.pipeline import Inspection
 from diagscope.store.bodies import pack_body
-from diagscope.store.chain import content_digest
+from diagscope.store.chain import content_bytes, content_digest
 from diagscope.store.jsoncodec import dumps
 from diagscope.store.packing import pack
 
@@ -69,6 +71,79 @@ def _finding_row(flow_id: str, f: Finding) -> dict[str, Any]:
         "value": text(f.value),
         "clause": f.clause,
     }
+
+
+# A run repeats a few dozen kinds of finding (rule, severity, texts, field, value) on
+# event after event; findings of one kind differ only in their flow and event index. So
+# each kind's packed row and the canonical JSON its digest is taken from, split around
+# those two values, are remembered (bounded): a finding then costs a dict copy and one
+# hash instead of building, serialising and packing its row. The digest is the same as
+# `content_digest` gives (checked on each kind's first finding, and by the tests).
+_FLOW, _INDEX = "\x00flow\x00", "\x00index\x00"  # no stored text holds a NUL (`text`)
+_FLOW_JSON, _INDEX_JSON = orjson.dumps(_FLOW), orjson.dumps(_INDEX)
+
+
+@dataclass(slots=True, frozen=True)
+class _Kind:
+    row: dict[str, Any]  # packed as stored, flow and event index still to fill in
+    head: bytes  # canonical JSON before the event index,
+    middle: bytes  # between the event index and the flow id,
+    tail: bytes  # and after the flow id
+
+
+_KINDS: dict[tuple[Any, ...], _Kind | None] = {}
+_KINDS_LIMIT = 8_192
+
+
+def _finding_json(flow_id: str) -> bytes | None:
+    """The flow id as canonical JSON spells it, where plain concatenation is sure to give
+    the same bytes (printable ASCII); None sends the request's findings the long way."""
+    return orjson.dumps(flow_id) if flow_id.isascii() and flow_id.isprintable() else None
+
+
+def _kind_of(key: tuple[Any, ...], flow_id: str, flow_json: bytes, f: Finding) -> _Kind | None:
+    row = _finding_row(_FLOW, f)
+    row["event_index"] = _INDEX
+    head, found, rest = content_bytes(row).partition(_INDEX_JSON)
+    middle, found_flow, tail = rest.partition(_FLOW_JSON)
+    kind: _Kind | None = None
+    if found and found_flow and _FLOW_JSON not in tail and _INDEX_JSON not in rest:
+        row["flow_id"], row["event_index"] = flow_id, f.event_index
+        expected = content_digest(row)
+        pack_columns(row, FINDING_PACKING)
+        kind = _Kind(row, head, middle, tail)
+        if _digest(kind, flow_json, f.event_index) != expected:
+            kind = None  # some value the concatenation spells differently: the long way
+    if len(_KINDS) >= _KINDS_LIMIT:
+        _KINDS.clear()
+    _KINDS[key] = kind
+    return kind
+
+
+def _digest(kind: _Kind, flow_json: bytes, event_index: int | None) -> str:
+    return hashlib.sha256(kind.head + orjson.dumps(event_index) + kind.middle + flow_json
+                          + kind.tail).hexdigest()
+
+
+def finding_rows(flow_id: str, findings: list[Finding]) -> list[tuple[dict[str, Any], str]]:
+    """The findings' rows as stored (packed) with their content digests."""
+    flow_json = _finding_json(flow_id)
+    out = []
+    for f in findings:
+        if flow_json is not None:
+            key = (f.rule, f.severity, f.detail, f.clause, f.event_name, f.product, f.field,
+                   f.pii_kind, f.value)
+            kind = _KINDS[key] if key in _KINDS else _kind_of(key, flow_id, flow_json, f)
+            if kind is not None:
+                row = kind.row.copy()
+                row["flow_id"], row["event_index"] = flow_id, f.event_index
+                out.append((row, _digest(kind, flow_json, f.event_index)))
+                continue
+        row = _finding_row(flow_id, f)
+        digest = content_digest(row)
+        pack_columns(row, FINDING_PACKING)
+        out.append((row, digest))
+    return out
 
 
 #: Columns stored packed (`store.types.PackedText`), with their dictionaries. They are packed
@@ -153,11 +228,6 @@ def rows_of(inspection: Inspection) -> RequestRows:
         }
         event_rows.append((row, content_digest(row)))
         pack_columns(row, EVENT_PACKING)
-    finding_rows = []
-    for f in inspection.findings:
-        row = _finding_row(req.flow_id, f)
-        finding_rows.append((row, content_digest(row)))
-        pack_columns(row, FINDING_PACKING)
     request_digest = content_digest(request_row)
     # Stored as the column types store them, so the writer hands them on as they are.
     request_row["headers"] = pack(dumps(request_row["headers"]), "headers")
@@ -166,7 +236,7 @@ def rows_of(inspection: Inspection) -> RequestRows:
         flow_id=req.flow_id,
         request=(request_row, request_digest),
         events=event_rows,
-        findings=finding_rows,
+        findings=finding_rows(req.flow_id, inspection.findings),
         violations=violations,
         reviews=reviews,
         blocked=req.action == "blocked",
