@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The newest migration in `migrations/versions` (a test keeps the two the same).
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 #: Any constant works; it only has to be the same for every diagscope process.
 _PG_LOCK_KEY = 0x6469_6167  # "diag"
 

@@ -4,11 +4,11 @@ reports and the evidence bundle; nothing outside the store builds a query."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select, tuple_
 
 from diagscope.store.bodies import restore_body
 from diagscope.store.tables import events, findings, requests, run_entries, runs
@@ -172,15 +172,34 @@ def iter_findings(engine: Engine, run_id: int) -> Iterator[dict[str, Any]]:
 
 
 def iter_findings_of_flow(engine: Engine, run_id: int, flow_id: str) -> Iterator[dict[str, Any]]:
+    """The findings of one request. A request's findings are chained right after it and
+    its events, so they are the findings that follow its chain position for as long as
+    they name its flow: read through the chain index, without an index by flow (which cost
+    a tenth of a run's database)."""
+    with engine.connect() as conn:
+        position = conn.execute(
+            select(requests.c.chain_seq)
+            .where(requests.c.run_id == run_id, requests.c.flow_id == flow_id)
+        ).scalar()
+    if position is None:
+        return  # no such request; findings are only ever stored with theirs
     stmt = (
         select(findings)
-        .where(findings.c.run_id == run_id, findings.c.flow_id == flow_id)
-        .order_by(findings.c.id)
+        .where(findings.c.run_id == run_id, findings.c.chain_seq > position)
+        .order_by(findings.c.chain_seq, findings.c.id)
+        .execution_options(yield_per=100)
     )
-    yield from _finding_dicts(engine, stmt)
+    following = _finding_dicts(engine, stmt)
+    try:
+        for finding in following:
+            if finding["flow_id"] != flow_id:
+                return
+            yield finding
+    finally:
+        following.close()  # gives the connection back at once
 
 
-def _finding_dicts(engine: Engine, stmt: Any) -> Iterator[dict[str, Any]]:
+def _finding_dicts(engine: Engine, stmt: Any) -> Generator[dict[str, Any], None, None]:
     with engine.connect() as conn:
         for r in conn.execute(stmt):
             yield {
@@ -363,10 +382,16 @@ def iter_events_matching(engine: Engine, run_id: int, *, rules: tuple[str, ...] 
         stmt = stmt.where(requests.c.step.in_(steps))
     if rules:
         # A request-level finding (destination, transport) is about every event it carried.
-        stmt = stmt.where(select(findings.c.id).where(
-            findings.c.run_id == events.c.run_id, findings.c.flow_id == events.c.flow_id,
-            (findings.c.event_index == events.c.event_index) | findings.c.event_index.is_(None),
-            findings.c.rule.in_(rules)).exists())
+        # The run's matching findings are read once (not once per event, which without an
+        # index by flow would read them all for every event).
+        matching = select(findings.c.flow_id).where(findings.c.run_id == run_id,
+                                                    findings.c.rule.in_(rules))
+        stmt = stmt.where(or_(
+            tuple_(events.c.flow_id, events.c.event_index).in_(
+                matching.add_columns(findings.c.event_index)
+                .where(findings.c.event_index.is_not(None))),
+            events.c.flow_id.in_(matching.where(findings.c.event_index.is_(None))),
+        ))
     with engine.connect() as conn:
         for r in conn.execute(stmt):
             yield {"run": r.run_id, "flow_id": r.flow_id, "event_index": r.event_index,

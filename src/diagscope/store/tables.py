@@ -162,5 +162,4 @@ findings = Table(
 Index("ix_events_run_name", events.c.run_id, events.c.name)
 Index("ix_events_run_chain", events.c.run_id, events.c.chain_seq)
 Index("ix_findings_run_chain", findings.c.run_id, findings.c.chain_seq)
-Index("ix_findings_run_flow", findings.c.run_id, findings.c.flow_id)
 Index("ix_run_entries_run_chain", run_entries.c.run_id, run_entries.c.chain_seq)
