@@ -112,3 +112,44 @@ def test_every_json_object_line_becomes_one_event(objects):
     result = decode_json_stream(body)
     assert result.error is None
     assert len(result.events) == len(objects)
+
+
+def _same(a, b) -> bool:
+    """Equal, and of the same types all the way down (1 and 1.0 are not the same value
+    here: an identifier must keep every digit)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b or (a != a and b != b)  # NaN
+
+
+@given(json_values | st.dictionaries(st.text(), json_values, max_size=4),
+       st.sampled_from([{}, {"ensure_ascii": False}]))
+def test_a_line_reads_as_the_standard_library_reads_it(value, options):
+    from diagscope.decode.jsonstream import _loads
+
+    data = json.dumps(value, **options).encode()
+    assert _same(_loads(data), json.loads(data))
+
+
+def test_what_the_fast_reader_would_change_or_refuse_reads_as_before():
+    from diagscope.decode.jsonstream import _loads
+
+    for data in [b'{"id": 123456789012345678901234567890}', b'{"id": -9223372036854775809}',
+                 b'{"n": 18446744073709551616}', b'{"x": NaN, "y": -Infinity}',
+                 b'{"s": "\\ud800 lone"}', b'{"big": 1e400}',
+                 '{"utf16": "\u00e9"}'.encode("utf-16"), b'{"a": 1, "a": 2}']:
+        assert _same(_loads(data), json.loads(data)), data
+    for data in [b"\xef\xbb\xbf{}", b"{,}", b"[" * 5000 + b"]" * 5000]:
+        try:
+            expected: object = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            expected = type(exc)
+        try:
+            got: object = _loads(data)
+        except (ValueError, RecursionError) as exc:
+            got = type(exc)
+        assert got == expected or _same(got, expected), data

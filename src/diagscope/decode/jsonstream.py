@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from diagscope.decode.detect import JSON_STREAM
 from diagscope.decode.registry import decoder
@@ -126,6 +129,24 @@ def event_from_json(obj: dict[str, Any], index: int) -> Event:
     )
 
 
+# orjson reads a line in a third of the standard library's time and gives the same objects,
+# except that it turns integers beyond 64 bits into floats (an identifier sent as a number
+# would lose digits) and refuses what the standard library reads or rejects itself (lone
+# surrogates, NaN, other encodings than UTF-8). Lines with a run of 19 digits anywhere go
+# to the standard library, and so does any line orjson refuses: its result or its error
+# is what the line gets.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def _loads(line: bytes) -> Any:
+    if _LONG_NUMBER.search(line) is None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(line)
+
+
 @decoder(JSON_STREAM)
 def decode_json_stream(body: bytes) -> JsonStreamResult:
     """Split on newlines; every non-blank line must be one JSON object.
@@ -138,7 +159,7 @@ def decode_json_stream(body: bytes) -> JsonStreamResult:
     """
     events: list[Event] = []
     offset = 0
-    loads = json.loads
+    loads = _loads
     for line in body.split(b"\n"):
         line_start = offset
         offset += len(line) + 1
