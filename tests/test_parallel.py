@@ -9,6 +9,7 @@ from conftest import telemetry_flow
 from sqlalchemy import select
 
 from diagscope import replay as replay_module
+from diagscope import session as session_module
 from diagscope.replay import replay
 from diagscope.session import RunSession, SessionSettings
 from diagscope.sources.flows import CaptureReader, frame_offsets
@@ -58,7 +59,10 @@ def test_frame_offsets_and_ranges(capture):
     assert len(list(CaptureReader(path, offsets[15], None))) == 5
 
 
-def test_jobs_give_identical_results(capture, tmp_path, loaded_policy, small_units):
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_jobs_give_identical_results(capture, tmp_path, loaded_policy, small_units, method,
+                                     monkeypatch):
+    monkeypatch.setattr(session_module, "start_method", lambda background=False: method)
     paths = [capture(flows("a", 30)), capture(flows("b", 5)), capture(flows("c", 16))]
     one = run_with(paths, loaded_policy, str(tmp_path / "one.sqlite"), 1)
     two = run_with(paths, loaded_policy, str(tmp_path / "two.sqlite"), 2)
@@ -82,3 +86,22 @@ def test_jobs_with_a_damaged_file(capture, tmp_path, loaded_policy, small_units)
     assert [(d.flows_read, d.path) for d in one[0].damage] == \
         [(d.flows_read, d.path) for d in two[0].damage] == [(17, str(damaged))]
     assert one[1:] == two[1:]
+
+
+def test_replay_forks_its_judges_and_a_proxy_spawns_them(monkeypatch):
+    import sys
+    import threading
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert session_module.start_method() == "fork"
+    assert session_module.start_method(background=True) == "spawn"
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert session_module.start_method() == "spawn"  # a fork could inherit held locks
+    finally:
+        stop.set()
+        thread.join()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert session_module.start_method() == "spawn"
