@@ -139,6 +139,12 @@ def _sqlite_seconds(engine: Engine, capture: str) -> float:
     return spent[0]
 
 
+#: Imports everything a step or `diagscope replay` runs, to fill the bytecode cache.
+_WARM_UP = ("import diagscope.cli.main, diagscope.cli.replay, diagscope.replay, "
+            "diagscope.judging, diagscope.store.writer, diagscope.store.verify, "
+            "diagscope.sources.flows, diagscope.decode.body, mitmproxy.io")
+
+
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(seconds, peak RSS in MiB of the process itself, its stdout)."""
     start = time.perf_counter()
@@ -180,6 +186,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
     if not args.capture:
         generate.write_capture(capture, generate.flows(args.flows))
     env = {**os.environ, "HOME": str(work)}
+    # Every step runs as an installed program does, from its modules' cached bytecode: pip
+    # compiles a package's modules when it installs it (mitmproxy's were), but an editable
+    # install run with PYTHONDONTWRITEBYTECODE would compile diagscope's source again in
+    # every step. The cache is filled before any step is timed.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-c", _WARM_UP], env=env, check=True)
     me = [sys.executable, __file__, "--capture", capture, "--step"]
     results: dict[str, tuple[float, float]] = {}
     results["a mitmdump -nr (no addon)"] = measure(
