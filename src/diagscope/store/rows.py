@@ -93,6 +93,7 @@ class _Kind:
 
 _KINDS: dict[tuple[Any, ...], _Kind | None] = {}
 _KINDS_LIMIT = 8_192
+_UNSEEN = object()
 
 
 def _finding_json(flow_id: str) -> bytes | None:
@@ -133,8 +134,11 @@ def finding_rows(flow_id: str, findings: list[Finding]) -> list[tuple[dict[str, 
         if flow_json is not None:
             key = (f.rule, f.severity, f.detail, f.clause, f.event_name, f.product, f.field,
                    f.pii_kind, f.value)
-            kind = _KINDS[key] if key in _KINDS else _kind_of(key, flow_id, flow_json, f)
-            if kind is not None:
+            # One lookup: another thread (a proxy's) may clear the memory in between.
+            kind = _KINDS.get(key, _UNSEEN)
+            if kind is _UNSEEN:
+                kind = _kind_of(key, flow_id, flow_json, f)
+            if isinstance(kind, _Kind):
                 row = kind.row.copy()
                 row["flow_id"], row["event_index"] = flow_id, f.event_index
                 out.append((row, _digest(kind, flow_json, f.event_index)))
