@@ -135,7 +135,7 @@ def test_a_line_reads_as_the_standard_library_reads_it(value, options):
     assert _same(_loads(data), json.loads(data))
 
 
-def test_what_the_fast_reader_would_change_or_refuse_reads_as_before():
+def test_what_the_fast_reader_would_change_or_refuse_reads_as_before() -> None:
     from diagscope.decode.jsonstream import _loads
 
     for data in [b'{"id": 123456789012345678901234567890}', b'{"id": -9223372036854775809}',

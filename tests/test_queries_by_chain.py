@@ -33,6 +33,21 @@ def database(request, tmp_path_factory):
 def stored(database, tmp_path_factory):
     """Both sample captures in one run: requests with and without findings, request-level
     findings (destination) and event-level ones, side by side in the chain."""
+    engine = _stored_run(database, tmp_path_factory)
+    yield engine
+    engine.dispose()  # before PostgreSQL's database is dropped
+
+
+@pytest.fixture(scope="module")
+def stored_in_sqlite(tmp_path_factory):
+    """The same run in SQLite, whose query plans the tests read."""
+    engine = _stored_run(str(tmp_path_factory.mktemp("plans") / "diagscope.sqlite"),
+                         tmp_path_factory)
+    yield engine
+    engine.dispose()
+
+
+def _stored_run(database: str, tmp_path_factory):
     from diagscope.sources.synthetic import write_capture
 
     folder = tmp_path_factory.mktemp("chain-queries")
@@ -51,8 +66,7 @@ def stored(database, tmp_path_factory):
     with engine.begin() as conn:
         conn.execute(delete(findings).where(findings.c.flow_id.in_(
             [flows[0], flows[3], flows[-1]])))
-    yield engine
-    engine.dispose()  # before PostgreSQL's database is dropped
+    return engine
 
 
 def _by_flow(engine, flow_id: str) -> list[int]:
@@ -125,18 +139,13 @@ def _plans(engine, seen) -> list[str]:
     return lines
 
 
-def sqlite_only(engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("reads SQLite's query plans")
-
-
-def test_reading_by_chain_position_uses_an_index(stored):
-    sqlite_only(stored)
-    flow = _flows(stored)[1]
-    with statements(stored) as seen:
-        list(iter_findings_of_flow(stored, 1, flow))
-        list(iter_events_matching(stored, 1, rules=("level",)))
-    plans = _plans(stored, seen)
+def test_reading_by_chain_position_uses_an_index(stored_in_sqlite):
+    engine = stored_in_sqlite
+    flow = _flows(engine)[1]
+    with statements(engine) as seen:
+        list(iter_findings_of_flow(engine, 1, flow))
+        list(iter_events_matching(engine, 1, rules=("level",)))
+    plans = _plans(engine, seen)
     assert not [line for line in plans if line.startswith("SCAN findings")], plans
     assert not [line for line in plans if "CORRELATED" in line], plans
     assert any("ix_findings_run_chain" in line for line in plans), plans
