@@ -5,17 +5,17 @@
 On one generated capture (mixed JSON and Bond, gzip and raw deflate, 5-50 events a flow,
 some personal data) each step runs in its own process, timed, with its peak RSS:
 (a) `mitmdump -nr` with no addon, (b) mitmproxy's FlowReader alone, (c) FlowReader +
-inflate + decode (the practical limit), (j) (c) + classification, rules and row building
-without a database (so d - j is what storing costs), (d) `diagscope replay` end to end into
+inflate + decode, (j) replay's own flow-file reader + decode + classification, rules and row
+building without a database (so d - j is what storing costs), (d) `diagscope replay` end to end into
 SQLite (with `--jobs N`: once with one process and once with N), and (d) once more with
 the pure-Python Bond reader (`DIAGSCOPE_PURE_PYTHON=1`), to show what compiling it is worth.
 Prints flows/s, events/s, peak RSS and the ratios d/c and d/a.
 
 It also measures a floor for (d) on one process, from two costs no replay can avoid while
-it scans every value and stores every row: (w) (c) + visiting every value of every event
-once (no detection; any personal-data check has to do at least this), and (s) the time
-SQLite itself spends in executemany and commit for exactly the rows (d) stores. The floor
-(w) + (s) bounds how close to (c) replay can get with this schema.
+it scans every value and stores every row: (w) replay's reader + decode + visiting every
+value of every event once (no detection; any personal-data check has to do at least this),
+and (s) the time SQLite itself spends in executemany and commit for exactly the rows (d)
+stores. The floor (w) + (s) bounds how fast replay can get with this schema.
 """
 
 from __future__ import annotations
@@ -84,11 +84,11 @@ def _visit(value: object) -> int:
 
 def step_walk(capture: str) -> int:
     from diagscope.decode.body import decode_body
-    from diagscope.sources.flows import CaptureReader, request_from_flow
+    from diagscope.sources.registry import open_source
 
     events = 0
-    for f in CaptureReader(capture):
-        for event in decode_body(request_from_flow(f)).events:
+    for request in open_source(capture).requests():
+        for event in decode_body(request).events:
             _visit(event.ext)
             _visit(event.base_data)
             _visit(event.data)
@@ -202,8 +202,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
     secs, rss, out = measure([*me, "decode"], env)
     events = int(out.split()[0])
     results["c FlowReader+decode"] = (secs, rss)
-    results["w (c)+visit every value"] = measure([*me, "walk"], env)[:2]
-    results["j (c)+judge, no database"] = measure([*me, "judge"], env)[:2]
+    results["w read+decode+visit values"] = measure([*me, "walk"], env)[:2]
+    results["j read+decode+judge, no db"] = measure([*me, "judge"], env)[:2]
     sqlite_seconds = float(measure([*me, "store"], env)[2].split()[0])
 
     def replay(name: str, jobs: int, env: dict[str, str]) -> tuple[float, float, float]:
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     d1 = results["d diagscope replay -j1"][0]
     print(f"ratio d/c, one process (speed of replay relative to decode-only): {c / d1:.2f}")
     print(f"ratio d/a, one process (speed of replay relative to mitmdump -nr): {a / d1:.2f}")
-    w = results["w (c)+visit every value"][0]
+    w = results["w read+decode+visit values"][0]
     floor = w + sqlite_seconds
     print(f"s SQLite executemany+commit of the rows replay stores: {sqlite_seconds:.2f} s")
     print(f"floor for d on one process, (w) + (s): {floor:.2f} s; best reachable d/c "
