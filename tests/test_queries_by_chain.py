@@ -69,11 +69,12 @@ def _stored_run(database: str, tmp_path_factory):
     return engine
 
 
-def _by_flow(engine, flow_id: str) -> list[int]:
+def _by_flow(engine, flow_id: str) -> list[tuple]:
+    """(rule, detail, event index) of the flow's findings, by a plain filter on the flow."""
     with engine.connect() as conn:
-        return list(conn.execute(select(findings.c.id).where(
-            findings.c.run_id == 1, findings.c.flow_id == flow_id).order_by(findings.c.id))
-            .scalars())
+        return [(row.rule, row.detail, row.event_index) for row in conn.execute(
+            select(findings).where(findings.c.run_id == 1, findings.c.flow_id == flow_id)
+            .order_by(findings.c.id))]
 
 
 def _flows(engine) -> list[str]:
@@ -88,11 +89,8 @@ def test_every_request_gets_exactly_its_own_findings(stored):
     for flow in flows:
         found = list(iter_findings_of_flow(stored, 1, flow))
         assert {f["flow_id"] for f in found} <= {flow}
-        with stored.connect() as conn:
-            expected = [(row.rule, row.detail, row.event_index) for row in conn.execute(
-                select(findings).where(findings.c.run_id == 1, findings.c.flow_id == flow)
-                .order_by(findings.c.id))]
-        assert [(f["rule"], f["detail"], f["event_index"]) for f in found] == expected
+        assert [(f["rule"], f["detail"], f["event_index"]) for f in found] == \
+            _by_flow(stored, flow)
 
 
 def test_an_unknown_flow_has_no_findings(stored):
