@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, insert, select, update
+from finding_edits import delete_findings, edit_finding, insert_finding
+from sqlalchemy import delete, select, update
 
 from diagscope.cli import main
 from diagscope.store.engine import open_engine
-from diagscope.store.tables import events, findings, requests
+from diagscope.store.tables import events, finding_occurrences, findings, requests
 from diagscope.store.verify import verify_run
 
 
@@ -35,8 +36,7 @@ def test_edited_finding_is_named(stored, db_path, column, value):
     with stored.begin() as conn:
         target = conn.execute(select(findings.c.id).order_by(findings.c.id).limit(1)
                               .offset(3)).scalar()
-        conn.execute(update(findings).where(findings.c.id == target)
-                     .values({column: value}))
+        edit_finding(conn, target, **{column: value})
     report = verify_run(stored, 1)
     assert not report.ok
     assert f"findings row id {target} " in report.problem and "altered" in report.problem
@@ -64,7 +64,7 @@ def test_deleted_tail_is_caught(stored):
     with stored.begin() as conn:
         last = conn.execute(select(findings.c.id).order_by(findings.c.chain_seq.desc())
                             .limit(1)).scalar()
-        conn.execute(delete(findings).where(findings.c.id == last))
+        delete_findings(conn, finding_occurrences.c.id == last)
     assert "deleted" in verify_run(stored, 1).problem
 
 
@@ -73,7 +73,7 @@ def test_inserted_finding_is_named(stored):
         row = dict(conn.execute(select(findings).where(findings.c.id == 2)).one()._mapping)
         row.pop("id")
         row["detail"] = "forged"
-        new_id = conn.execute(insert(findings).values(**row)).inserted_primary_key[0]
+        new_id = insert_finding(conn, row)
     report = verify_run(stored, 1)
     assert not report.ok
     assert "inserted" in report.problem
@@ -170,7 +170,7 @@ def test_a_relinked_deletion_is_caught_by_the_closing_counts(stored):
     with stored.begin() as conn:
         victim = conn.execute(select(findings).order_by(findings.c.chain_seq.desc())
                               .limit(1)).one()
-        conn.execute(delete(findings).where(findings.c.id == victim.id))
+        delete_findings(conn, finding_occurrences.c.id == victim.id)
         later = sorted([(dict(r._mapping), name) for name, table in tables.items()
                         for r in conn.execute(select(table)
                                               .where(table.c.chain_seq > victim.chain_seq))]
@@ -188,7 +188,8 @@ def test_a_relinked_deletion_is_caught_by_the_closing_counts(stored):
             digest = entry_digest(row["content"]) if table is run_entries else \
                 content_digest(row)
             head = link(head, name, 1, position, row.get("seq"), digest)
-            conn.execute(update(table).where(table.c.id == row["id"])
+            written = finding_occurrences if table is findings else table  # not the view
+            conn.execute(update(written).where(written.c.id == row["id"])
                          .values(chain_seq=position, chain_hash=head))
             position += 1
         conn.execute(update(runs).values(chain_head=head, chain_length=position))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import telemetry_flow
+from finding_edits import edit_finding, edit_kinds
 from sqlalchemy import Engine, delete, select, update
 
 from diagscope.cli import main
@@ -21,7 +22,15 @@ from diagscope.session import INTERRUPTED, RunSession, SessionSettings
 from diagscope.sources.synthetic import json_stream
 from diagscope.store.chain import GENESIS, ROWS_ONLY_FORMAT, content_digest, link
 from diagscope.store.engine import open_engine
-from diagscope.store.tables import events, findings, requests, run_entries, runs
+from diagscope.store.tables import (
+    events,
+    finding_kinds,
+    finding_occurrences,
+    findings,
+    requests,
+    run_entries,
+    runs,
+)
 
 CT = [("Content-Type", "application/x-json-stream")]
 DOC, MAIL = "Ontslagbrief-Canary-7f3a", "geheim.canary.9b1c@example.nl"
@@ -297,8 +306,7 @@ def test_tampered_older_run_among_several(capture, sample_flows, db_path):
     with engine.begin() as conn:
         target = conn.execute(select(findings.c.id).where(
             findings.c.run_id == 1, findings.c.severity == "violation").limit(1)).scalar()
-        conn.execute(update(findings).where(findings.c.id == target)
-                     .values(severity="review"))
+        edit_finding(conn, target, severity="review")
     result = invoke("verify", "--db", db_path)
     assert result.exit_code == 1
     assert "run 1: chain broken" in result.output
@@ -310,8 +318,7 @@ def test_tampered_older_run_among_several(capture, sample_flows, db_path):
 def test_redacted_export_of_a_tampered_run_is_refused(sample_db, tmp_path):
     engine = open_engine(sample_db)
     with engine.begin() as conn:
-        conn.execute(update(findings).where(findings.c.severity == "violation")
-                     .values(severity="review"))
+        edit_kinds(conn, finding_kinds.c.severity == "violation", severity="review")
     out = tmp_path / "r.zip"
     result = invoke("export", "--db", sample_db, "--out", str(out), "--redact")
     assert result.exit_code == 1
@@ -359,7 +366,7 @@ def _rechain_the_old_way(engine: Engine, run_id: int) -> None:
         for position, (row, name) in enumerate(rows):
             digest = content_digest(row, chain_format=ROWS_ONLY_FORMAT)
             head = link(head, name, run_id, position, row.get("seq"), digest)
-            table = tables[name]
+            table = finding_occurrences if name == "findings" else tables[name]  # not the view
             conn.execute(update(table).where(table.c.id == row["id"])
                          .values(chain_seq=position, chain_hash=head))
         conn.execute(update(runs).where(runs.c.id == run_id).values(
@@ -377,7 +384,7 @@ def test_older_format_database_still_verifies_with_a_note(sample_db, tmp_path):
     assert "run metadata not chained (older format)" in output
     # Its rows are still chained the old way: an edit is caught.
     with engine.begin() as conn:
-        conn.execute(update(findings).where(findings.c.id == 3).values(detail="forged"))
+        edit_finding(conn, 3, detail="forged")
     assert "chain broken" in invoke("verify", "--db", sample_db).output
 
 

@@ -46,6 +46,8 @@ def _schema(engine) -> dict:
                                   for f in inspector.get_foreign_keys(table)),
                 "primary": inspector.get_pk_constraint(table)["constrained_columns"],
             }
+        for view in sorted(inspector.get_view_names()):
+            found[f"view {view}"] = sorted(c["name"] for c in inspector.get_columns(view))
     return found
 
 

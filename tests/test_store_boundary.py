@@ -43,10 +43,16 @@ from diagscope.sources.registry import (
 from diagscope.sources.synthetic import json_stream
 from diagscope.store.engine import open_engine
 from diagscope.store.migrate import MIGRATIONS
-from diagscope.store.queries import iter_event_times, iter_request_rows, list_runs, run_record
+from diagscope.store.queries import (
+    iter_event_times,
+    iter_findings,
+    iter_request_rows,
+    list_runs,
+    run_record,
+)
 from diagscope.store.settings import attach_settings, run_scenario
 from diagscope.store.statistics import run_statistics
-from diagscope.store.tables import metadata, runs
+from diagscope.store.tables import finding_kinds, findings, metadata, runs
 from diagscope.store.types import UtcDateTime
 from diagscope.store.verify import verify_run
 from diagscope.store.writer import RunWriter, finish_run, start_run
@@ -152,9 +158,12 @@ def _migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
 
 
 def _row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table, and findings (a view, of which the kinds table holds fewer)."""
+    counted = {**metadata.tables, "findings": findings}
+    counted.pop("finding_kinds")
     with engine.connect() as conn:
         return {name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                for name, table in metadata.tables.items()}
+                for name, table in counted.items()}
 
 
 def test_a_database_from_before_write_errors_keeps_every_row(engine, loaded_policy):
@@ -188,6 +197,38 @@ def test_digests_and_headers_written_before_0009_read_and_verify_after_it(engine
     _migrate(engine, "head")
     assert list(iter_request_rows(engine, run_id)) == requests_before
     assert verify_run(engine, run_id).ok
+
+
+def test_findings_written_before_0011_read_and_verify_after_it(engine, loaded_policy):
+    """Each kind of finding is stored once per run since 0011: findings stored before it
+    are moved there, and come back exactly as they were, on either side of the migration."""
+    first = _store_run(engine, loaded_policy)
+    second = _store_run(engine, loaded_policy)
+    before = {run: list(iter_findings(engine, run)) for run in (first, second)}
+    assert len(before[first]) >= 4 and before[first][0]["clause"]
+    _migrate(engine, "0010", down=True)
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        assert "findings" in tables and not tables & {"finding_kinds", "finding_occurrences"}
+        assert not inspect(conn).get_view_names()
+    assert {run: list(iter_findings(engine, run)) for run in before} == before
+    _migrate(engine, "head")
+    assert {run: list(iter_findings(engine, run)) for run in before} == before
+    distinct = {tuple(f[c] for c in ("rule", "severity", "detail", "clause", "field",
+                                     "value", "event_name", "product", "pii_kind"))
+                for f in before[first]}
+    with engine.connect() as conn:
+        kinds = conn.execute(select(finding_kinds.c.run_id, func.count())
+                             .group_by(finding_kinds.c.run_id)).all()
+    assert sorted(kinds) == [(first, len(distinct)), (second, len(distinct))]
+    assert len(distinct) < len(before[first])  # kinds repeat, and are stored once
+    assert verify_run(engine, first).ok and verify_run(engine, second).ok
+    # New findings get ids after the moved ones (PostgreSQL's sequence was moved on).
+    third = _store_run(engine, loaded_policy)
+    with engine.connect() as conn:
+        ids = conn.execute(select(findings.c.id)).scalars().all()
+    assert len(set(ids)) == len(ids) == 3 * len(before[first])
+    assert verify_run(engine, third).ok
 
 
 # -- Private files ---------------------------------------------------------------------------

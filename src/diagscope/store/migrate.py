@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, inspect, select, text
 
-from diagscope.store.tables import metadata
+from diagscope.store.tables import create_views, metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The newest migration in `migrations/versions` (a test keeps the two the same).
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 #: Any constant works; it only has to be the same for every diagscope process.
 _PG_LOCK_KEY = 0x6469_6167  # "diag"
 
@@ -89,6 +89,7 @@ def _file_lock(path: str | None) -> Iterator[None]:
 def create_current(connection: Connection) -> None:
     """The current schema on an empty database, stamped with the head revision."""
     metadata.create_all(connection)
+    create_views(connection)
     _version_metadata.create_all(connection)
     connection.execute(_alembic_version.insert().values(version_num=HEAD_REVISION))
 

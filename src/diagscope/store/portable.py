@@ -22,6 +22,7 @@ from sqlalchemy import Engine, Table, insert
 from diagscope.store.bulk import BulkInserter
 from diagscope.store.chain import REDACTED, column_digest, content_digest
 from diagscope.store.entries import TIME_COLUMNS, time_text
+from diagscope.store.kinds import write_findings
 from diagscope.store.tables import events, findings, requests, runs
 from diagscope.store.types import UtcDateTime
 
@@ -95,4 +96,7 @@ def load_run(engine: Engine, run_id: int, run_columns: Mapping[str, Any],
         for name, table in ROW_TABLES.items():
             stored = [_stored_row(name, row, run_id, redacted.get(name, frozenset()))
                       for row in rows.get(name, ())]
-            BulkInserter(table).insert(conn, stored)
+            if table is findings:  # a view: its kinds and places are stored
+                write_findings(conn, run_id, stored)
+            else:
+                BulkInserter(table).insert(conn, stored)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, delete, select, text
 
-from diagscope.store.tables import events, findings, requests, runs
+from diagscope.store.tables import events, finding_kinds, finding_occurrences, requests, runs
 
 
 def runs_older_than(engine: Engine, age: timedelta) -> list[int]:
@@ -32,8 +32,10 @@ def purge_runs(engine: Engine, run_ids: list[int]) -> dict[str, int]:
         except FileNotFoundError:
             pass
     with engine.begin() as conn:
-        for table, key in ((findings, "findings"), (events, "events"), (requests, "requests")):
+        for table, key in ((finding_occurrences, "findings"), (events, "events"),
+                           (requests, "requests")):
             counts[key] += conn.execute(delete(table).where(table.c.run_id.in_(run_ids))).rowcount
+        conn.execute(delete(finding_kinds).where(finding_kinds.c.run_id.in_(run_ids)))
         counts["runs"] = conn.execute(delete(runs).where(runs.c.id.in_(run_ids))).rowcount
     compact(engine)
     return counts

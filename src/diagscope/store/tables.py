@@ -1,8 +1,9 @@
 """The evidence schema: runs (with their chained entries), requests (with raw bodies),
-events and findings.
+events and findings (each a kind of finding at a place in the chain).
 
 Events and findings point at their request by the natural key (run, flow id), which every
-writer knows before inserting, so bulk inserts need no round trip for generated ids. Every
+writer knows before inserting, so bulk inserts need no round trip for generated ids (only
+the kinds of finding new to a batch are inserted first, for theirs). Every
 time is a `UtcDateTime`: stored as UTC, read back as an aware UTC datetime.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
+    Connection,
     Float,
     ForeignKey,
     Index,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from diagscope.store.types import Digest, PackedJSON, PackedText, UtcDateTime
@@ -139,11 +142,52 @@ events = Table(
     UniqueConstraint("run_id", "flow_id", "event_index", name="uq_events_run_flow_index"),
 )
 
-findings = Table(
-    "findings",
+# A run repeats few kinds of finding (rule, severity, texts, field, value) on event after
+# event, so each kind is stored once per run and every finding refers to it: a finding is
+# then a place (flow, event) in the chain and a kind, a third of what it took with every
+# text on it. The `findings` view puts them together as one row per finding, the row the
+# chain's content digest is taken from, so readers and the chain see what they always saw.
+finding_kinds = Table(
+    "finding_kinds",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("event_name", Text),
+    Column("product", String(16), nullable=False),
+    Column("rule", String(30), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("field", Text),
+    Column("pii_kind", Text),
+    Column("detail", PackedText("detail"), nullable=False),
+    Column("value", Text),
+    Column("clause", PackedText("clause"), nullable=False),
+)
+
+finding_occurrences = Table(
+    "finding_occurrences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("event_index", Integer),
+    Column("kind_id", Integer, ForeignKey("finding_kinds.id"), nullable=False),
+    Column("chain_seq", Integer, nullable=False),
+    Column("chain_hash", Digest(), nullable=False),
+)
+
+#: The columns of a finding that make its kind, in `finding_kinds`' order.
+KIND_COLUMNS = ("event_name", "product", "rule", "severity", "field", "pii_kind", "detail",
+                "value", "clause")
+
+# Views are not tables: `metadata.create_all` leaves them out, `create_views` makes them.
+views = MetaData()
+
+#: Every finding with its kind, as one row (read only: the store writes the two tables).
+findings = Table(
+    "findings",
+    views,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, nullable=False),
     Column("flow_id", String(100), nullable=False),
     Column("event_index", Integer),
     Column("event_name", Text),
@@ -159,7 +203,23 @@ findings = Table(
     Column("chain_hash", Digest(), nullable=False),
 )
 
+FINDINGS_VIEW = (
+    "CREATE VIEW findings AS SELECT o.id AS id, o.run_id AS run_id, o.flow_id AS flow_id, "
+    "o.event_index AS event_index, "
+    + ", ".join(f"k.{name} AS {name}" for name in KIND_COLUMNS)
+    + ", o.chain_seq AS chain_seq, o.chain_hash AS chain_hash "
+    "FROM finding_occurrences o JOIN finding_kinds k ON k.id = o.kind_id"
+)
+
+
+def create_views(connection: Connection) -> None:
+    """The store's views, on a database that has its tables."""
+    connection.execute(text(FINDINGS_VIEW))
+
+
 Index("ix_events_run_name", events.c.run_id, events.c.name)
 Index("ix_events_run_chain", events.c.run_id, events.c.chain_seq)
-Index("ix_findings_run_chain", findings.c.run_id, findings.c.chain_seq)
+Index("ix_finding_occurrences_run_chain", finding_occurrences.c.run_id,
+      finding_occurrences.c.chain_seq)
+Index("ix_finding_kinds_run", finding_kinds.c.run_id)
 Index("ix_run_entries_run_chain", run_entries.c.run_id, run_entries.c.chain_seq)

@@ -27,8 +27,9 @@ from diagscope.store.entries import (
     header_content,
     lock_chain,
 )
+from diagscope.store.kinds import RunKinds
 from diagscope.store.rows import RequestRows, rows_of, text
-from diagscope.store.tables import events, findings, requests, runs
+from diagscope.store.tables import events, finding_occurrences, requests, runs
 
 
 def mitmproxy_version() -> str:
@@ -138,7 +139,7 @@ def finish_run(
             counts = {name: conn.execute(select(func.count()).select_from(table)
                                          .where(table.c.run_id == run_id)).scalar_one()
                       for name, table in (("requests", requests), ("events", events),
-                                          ("findings", findings))}
+                                          ("findings", finding_occurrences))}
             head, length = append_entry(conn, run_id, CLOSE, close_content(values, counts),
                                         head, length)
             values.update(chain_head=head, chain_length=length)
@@ -147,7 +148,6 @@ def finish_run(
 
 _INSERT_REQUESTS = BulkInserter(requests)
 _INSERT_EVENTS = BulkInserter(events)
-_INSERT_FINDINGS = BulkInserter(findings)
 
 
 @dataclass
@@ -172,9 +172,12 @@ class RunWriter:
     # The batch's rows in chain order with their content digests, to link them again onto
     # whatever was chained meanwhile (settings attached to a run still recording).
     _batch_chain: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
+    _kinds: RunKinds = field(init=False)
 
     def __post_init__(self) -> None:
+        self._kinds = RunKinds(self.run_id)
         with self.engine.connect() as conn:
+            self._kinds.load(conn)
             existing = conn.execute(
                 select(requests.c.flow_id).where(requests.c.run_id == self.run_id)
             )
@@ -235,18 +238,23 @@ class RunWriter:
     def flush(self) -> None:
         if not self._pending:
             return
-        with self.engine.begin() as conn:
-            head, length, _ = lock_chain(conn, self.run_id)
-            if (head, length) != self._committed:
-                self._relink(head, length)
-            _INSERT_REQUESTS.insert(conn, self._requests)
-            _INSERT_EVENTS.insert(conn, self._events)
-            _INSERT_FINDINGS.insert(conn, self._findings)
-            conn.execute(
-                update(runs)
-                .where(runs.c.id == self.run_id)
-                .values(chain_head=self._head, chain_length=self._length)
-            )
+        try:
+            with self.engine.begin() as conn:
+                head, length, _ = lock_chain(conn, self.run_id)
+                if (head, length) != self._committed:
+                    self._relink(head, length)
+                _INSERT_REQUESTS.insert(conn, self._requests)
+                _INSERT_EVENTS.insert(conn, self._events)
+                self._kinds.write(conn, self._findings)
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.id == self.run_id)
+                    .values(chain_head=self._head, chain_length=self._length)
+                )
+        except BaseException:
+            self._kinds.forget_uncommitted()  # rolled back with the batch
+            raise
+        self._kinds.committed()
         self.stored_requests += self._pending
         self._committed = (self._head, self._length)
         self._clear()
