@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -31,7 +32,7 @@ def _migrated_from_scratch(url: str):
 
 def _schema(engine) -> dict:
     """Everything the store relies on, as the database itself reports it."""
-    found = {}
+    found: dict[str, Any] = {}
     with engine.connect() as conn:
         inspector = inspect(conn)
         for table in sorted(inspector.get_table_names()):
