@@ -149,3 +149,21 @@ def test_verify_reports_an_edited_packed_body(stored):
     report = verify_run(engine, 1)
     assert not report.ok
     assert "raw body no longer matches body_sha256" in (report.problem or "")
+
+
+def test_short_values_are_read_back_once_and_event_json_never_kept():
+    from diagscope.store import packing
+
+    packing._UNPACKED.clear()
+    clause = pack("Artikel 3.1: alleen de drie doeleinden.", "clause")
+    first = unpack(clause)
+    assert first == "Artikel 3.1: alleen de drie doeleinden." and unpack(clause) is first
+    event = pack('{"name": "Office.Word.FileOpen"}', "cs")
+    assert unpack(event) == '{"name": "Office.Word.FileOpen"}'
+    assert event not in packing._UNPACKED
+    for i in range(packing._PACKED_LIMIT + 10):
+        assert unpack(pack(f"detail {i}", "detail")) == f"detail {i}"
+    assert 0 < len(packing._UNPACKED) <= packing._PACKED_LIMIT
+    # Other bytes (an edited value) are read as themselves, never as a remembered text.
+    edited = pack("Artikel 3.2: iets anders.", "clause")
+    assert unpack(edited) == "Artikel 3.2: iets anders."

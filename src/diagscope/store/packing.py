@@ -69,11 +69,28 @@ def pack(text: str, dictionary: str) -> bytes:
     return packed
 
 
+#: Texts of the short packed values read back (clauses, details, reasons): reading a run's
+#: findings unpacks the same few kinds' texts on every row, and each row then holds one
+#: shared string instead of its own copy. Bounded like `_PACKED`; event JSON is never kept.
+_UNPACKED: dict[bytes, str] = {}
+_REMEMBERED_PACKED_LENGTH = 512
+
+
 def unpack(value: str | bytes | memoryview) -> str:
     if isinstance(value, str):
         return value  # stored before values were packed (SQLite keeps the text)
     data = bytes(value)
     if data and data[0] in DICTIONARIES:
+        remember = data[0] not in _NEVER_REMEMBERED and len(data) <= _REMEMBERED_PACKED_LENGTH
+        if remember:
+            known = _UNPACKED.get(data)
+            if known is not None:
+                return known
         unpacker = zlib.decompressobj(-15, _dictionary(data[0]))
-        return (unpacker.decompress(data[1:]) + unpacker.flush()).decode("utf-8")
+        text = (unpacker.decompress(data[1:]) + unpacker.flush()).decode("utf-8")
+        if remember:
+            if len(_UNPACKED) >= _PACKED_LIMIT:
+                _UNPACKED.clear()
+            _UNPACKED[data] = text
+        return text
     return data.decode("utf-8")  # plain UTF-8 text converted to bytes by the migration
