@@ -171,6 +171,27 @@ def test_capture_file_edited(sample_db, tmp_path):
     fails(bundle, f"{capture} does not match the SHA-256 the run stored for capture")
 
 
+def test_a_capture_that_changes_while_it_is_enclosed_is_not_exported(sample_db, tmp_path,
+                                                                     monkeypatch):
+    """A capture is hashed, then copied into the bundle; if it changed in between, the copy
+    is not the file the run recorded, and no bundle is written."""
+    from diagscope.report import bundle as bundle_module
+
+    checked = bundle_module._file_sha256
+
+    def check_then_change(path: Path) -> str:
+        digest = checked(path)
+        path.write_bytes(path.read_bytes() + b"appended after the check")
+        return digest
+
+    monkeypatch.setattr(bundle_module, "_file_sha256", check_then_change)
+    out = tmp_path / "b.zip"
+    result = invoke("export", "--db", sample_db, "--out", str(out))
+    assert result.exit_code != 0
+    assert "changed while it was being enclosed" in result.output
+    assert not out.exists() and not list(tmp_path.glob(".b.zip-*"))
+
+
 def test_policy_file_edited(sample_db, tmp_path):
     bundle = export(sample_db, tmp_path / "b.zip")
     forge(bundle, {"policy/policy.yaml": lambda d: d + b"\n# every purpose is permitted\n"})

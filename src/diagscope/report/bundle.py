@@ -21,18 +21,19 @@ A bundle is a zip holding:
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import platform
+import shutil
 import socket
 import sys
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mitmproxy import http
@@ -43,7 +44,7 @@ from diagscope import __version__
 from diagscope.decode import DECODER_VERSIONS
 from diagscope.files import PRIVATE_MODE, private_file
 from diagscope.report.model import Report
-from diagscope.report.rebuild import rebuild, report_files
+from diagscope.report.rebuild import rebuilt_run, report_files
 from diagscope.signing import ALGORITHM, SIGNATURE_FILE, fingerprint, sign
 from diagscope.sources.synthetic import make_flow
 from diagscope.store.chain import ROWS_ONLY_FORMAT
@@ -51,6 +52,8 @@ from diagscope.store.entries import UNCHAINED, content_text, run_state, unchaine
 from diagscope.store.portable import ROW_TABLES, portable_row, redact_row, redacted_columns
 from diagscope.store.queries import (
     iter_chained_rows,
+    iter_events,
+    iter_findings,
     iter_request_rows,
     run_entry_rows,
     run_record,
@@ -166,7 +169,7 @@ def _run_entries(engine: Engine, run: dict[str, Any], length: int
              "content": e["content"]} for e in entries], state
 
 
-def _enclose_captures(state: dict[str, Any], files: dict[str, bytes], redact: bool
+def _enclose_captures(state: dict[str, Any], out: _ZipOut, redact: bool
                       ) -> tuple[list[dict[str, Any]], list[str]]:
     captures: list[dict[str, Any]] = []
     warnings: list[str] = []
@@ -181,17 +184,76 @@ def _enclose_captures(state: dict[str, Any], files: dict[str, bytes], redact: bo
             why = ("it no longer exists" if path.is_absolute() else
                    f"the run stored a relative path, not found from {os.getcwd()}")
         else:
-            data = path.read_bytes()
-            if sha256_hex(data) != capture["sha256"]:
-                why = (f"it changed since the run (SHA-256 {sha256_hex(data)}, the run stored "
+            # Checked first, then copied: a capture can be larger than memory.
+            found = _file_sha256(path)
+            if found != capture["sha256"]:
+                why = (f"it changed since the run (SHA-256 {found}, the run stored "
                        f"{capture['sha256'] or 'none'})")
             else:
                 name = f"captures/{len(captures) - 1}-{path.name}"
-                files[name] = data
+                with path.open("rb") as source, out.stream(name) as fo:
+                    shutil.copyfileobj(source, fo, _COPY_CHUNK)
+                if out.sums[name] != capture["sha256"]:
+                    raise BundleError(f"capture {capture['path']} changed while it was "
+                                      "being enclosed; export again")
                 entry["included"] = name
         if why:
             warnings.append(f"capture {capture['path']} not included: {why}")
     return captures, warnings
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fo:
+        while chunk := fo.read(_COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_COPY_CHUNK = 1 << 20
+
+
+class _Hashing:
+    """A writable file that hashes what passes through it."""
+
+    def __init__(self, fo: IO[bytes], digest: Any) -> None:
+        self._fo, self._digest = fo, digest
+
+    def write(self, data: bytes) -> int:
+        self._digest.update(data)
+        return self._fo.write(data)
+
+
+class _ZipOut:
+    """The bundle's zip, written file by file as each is made (a large run's rows never
+    sit in memory whole), with every file's SHA-256 taken on the way for SHA256SUMS."""
+
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self.zf = zf
+        self.sums: dict[str, str] = {}
+
+    @contextmanager
+    def stream(self, name: str) -> Iterator[_Hashing]:
+        info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = PRIVATE_MODE << 16  # unzipped, the files stay private too
+        digest = hashlib.sha256()
+        with self.zf.open(info, "w", force_zip64=True) as fo:
+            yield _Hashing(fo, digest)
+        self.sums[name] = digest.hexdigest()
+
+    def put(self, name: str, data: bytes) -> None:
+        with self.stream(name) as fo:
+            fo.write(data)
+
+    def lines(self, name: str, rows: Iterable[Any]) -> int:
+        """Write `rows` as a JSON-lines file (as `jsonl` spells them); returns how many."""
+        count = 0
+        with self.stream(name) as fo:
+            for row in rows:
+                fo.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+                count += 1
+        return count
 
 
 def export_bundle(
@@ -206,42 +268,50 @@ def export_bundle(
     if not checked.ok:
         raise BundleError(f"run {run_id} does not verify, so it is not exported: "
                           f"{checked.problem}")
+    with private_file(out) as fo, zipfile.ZipFile(fo, "w", zipfile.ZIP_DEFLATED) as zf:
+        return _write_bundle(engine, run_id, _ZipOut(zf), redact, sign_key, step)
+
+
+def _write_bundle(engine: Engine, run_id: int, out: _ZipOut, redact: bool,
+                  sign_key: Ed25519PrivateKey | None, step: Callable[[str], None]
+                  ) -> Exported:
     run = run_record(engine, run_id)
     chain_format = run["chain_format"] or ROWS_ONLY_FORMAT
     head, length = run["chain_head"], run["chain_length"] or 0
-    files: dict[str, bytes] = {}
     step("rows")
     entries, state = _run_entries(engine, run, length)
-    rows = {name: [portable_row(name, r) for r in iter_chained_rows(engine, name, run_id,
-                                                                     length)]
-            for name in ROW_TABLES}
-    counts = {name: len(rows[name]) for name in ROW_TABLES}
     hidden = redacted_columns(chain_format) if redact else {}
-    files[RUN_ENTRIES_FILE] = jsonl(entries)
+    out.put(RUN_ENTRIES_FILE, jsonl(entries))
+
+    def portable_rows(name: str) -> Iterator[dict[str, Any]]:
+        return (portable_row(name, r) for r in iter_chained_rows(engine, name, run_id, length))
+
+    counts = {}
     for name in ROW_TABLES:
         redact_here = hidden.get(name, frozenset())
-        files[row_file(name)] = jsonl(redact_row(r, redact_here) if redact_here else r
-                                      for r in rows[name])
+        rows = portable_rows(name)
+        counts[name] = out.lines(row_file(name), (redact_row(r, redact_here) for r in rows)
+                                 if redact_here else rows)
     if not redact:
         step("flows")
-        buffer = io.BytesIO()
-        writer = FlowWriter(buffer)
-        for row in iter_request_rows(engine, run_id, below=length):
-            writer.add(_flow_from_row(row))
-        files["flows.mitm"] = buffer.getvalue()
+        with out.stream("flows.mitm") as flows:
+            writer = FlowWriter(flows)
+            for row in iter_request_rows(engine, run_id, below=length):
+                writer.add(_flow_from_row(row))
     step("report")
     exported_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     run_columns = {**state, "chain_head": head, "chain_length": length,
                    "chain_format": chain_format}
-    # Made from the rows just read, as verify will make it again from the bundle.
-    rebuilt = rebuild(run_id, run_columns, rows, {}, exported_at)
-    files["events.jsonl"] = jsonl(rebuilt.events)
-    files["findings.jsonl"] = jsonl(rebuilt.findings)
-    files.update(report_files(rebuilt.built))
-    files.update(policy_files(state))
-    captures, warnings = _enclose_captures(state, files, redact)
-    facts = manifest_facts(run_id, state, rebuilt.built.report, head, length, chain_format,
-                           counts)
+    # Made from the rows as the bundle holds them (read again, not kept from above), as
+    # verify will make it again from the bundle.
+    with rebuilt_run(run_id, run_columns, {name: portable_rows(name) for name in ROW_TABLES},
+                     {}, exported_at) as (built, scratch):
+        out.lines("events.jsonl", iter_events(scratch, run_id))
+        out.lines("findings.jsonl", iter_findings(scratch, run_id))
+    for name, data in {**report_files(built), **policy_files(state)}.items():
+        out.put(name, data)
+    captures, warnings = _enclose_captures(state, out, redact)
+    facts = manifest_facts(run_id, state, built.report, head, length, chain_format, counts)
     manifest: dict[str, Any] = {
         "bundle_format": BUNDLE_FORMAT,
         "warning": REDACTED_NOTE if redact else PERSONAL_DATA_WARNING,
@@ -260,20 +330,11 @@ def export_bundle(
     if sign_key is not None:
         manifest["signature"] = {"algorithm": ALGORITHM, "file": SIGNATURE_FILE,
                                  "public_key": fingerprint(sign_key.public_key())}
-    files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
-    sums = "".join(f"{sha256_hex(data)}  {name}\n" for name, data in sorted(files.items()))
-    files[SUMS_FILE] = sums.encode()
-    if sign_key is not None:
-        files[SIGNATURE_FILE] = sign(files[SUMS_FILE], sign_key)
     step("writing")
-    _write_zip(out, files)
+    out.put("manifest.json",
+            (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode())
+    sums = "".join(f"{digest}  {name}\n" for name, digest in sorted(out.sums.items()))
+    out.put(SUMS_FILE, sums.encode())
+    if sign_key is not None:
+        out.put(SIGNATURE_FILE, sign(sums.encode(), sign_key))
     return Exported(manifest, warnings)
-
-
-def _write_zip(out: str, files: dict[str, bytes]) -> None:
-    with private_file(out) as fo, zipfile.ZipFile(fo, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in sorted(files.items()):
-            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = PRIVATE_MODE << 16  # unzipped, the files stay private too
-            zf.writestr(info, data)

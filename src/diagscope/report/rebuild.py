@@ -9,10 +9,13 @@ export time, which the manifest records.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine
 
 from diagscope.report.build import BuiltReport, build_for_run
 from diagscope.report.render import render_html, render_json
@@ -32,20 +35,29 @@ class Rebuilt:
     findings: list[dict[str, Any]]  # as `diagscope findings --format jsonl` prints them
 
 
-def rebuild(run_id: int, run_columns: Mapping[str, Any],
-            rows: Mapping[str, Iterable[Mapping[str, Any]]],
-            redacted: Mapping[str, frozenset[str]], generated_at: str) -> Rebuilt:
-    """Load the run into a scratch database and read it back as the report and exports."""
+@contextmanager
+def rebuilt_run(run_id: int, run_columns: Mapping[str, Any],
+                rows: Mapping[str, Iterable[Mapping[str, Any]]],
+                redacted: Mapping[str, frozenset[str]], generated_at: str
+                ) -> Iterator[tuple[BuiltReport, Engine]]:
+    """Load the run into a scratch database; yields its report and the database, to read
+    its events and findings from (as a stream) before the database is thrown away."""
     with tempfile.TemporaryDirectory(prefix="diagscope-rebuild-") as tmp:
         engine = open_engine(str(Path(tmp) / "rebuild.sqlite"))
         try:
             load_run(engine, run_id, run_columns, rows, redacted)
-            built = build_for_run(engine, run_id, generated_at=generated_at)
-            events = list(iter_events(engine, run_id))
-            findings = list(iter_findings(engine, run_id))
+            yield build_for_run(engine, run_id, generated_at=generated_at), engine
         finally:
             engine.dispose()
-    return Rebuilt(built, events, findings)
+
+
+def rebuild(run_id: int, run_columns: Mapping[str, Any],
+            rows: Mapping[str, Iterable[Mapping[str, Any]]],
+            redacted: Mapping[str, frozenset[str]], generated_at: str) -> Rebuilt:
+    """The run's report, events and findings, rebuilt from its rows."""
+    with rebuilt_run(run_id, run_columns, rows, redacted, generated_at) as (built, engine):
+        return Rebuilt(built, list(iter_events(engine, run_id)),
+                       list(iter_findings(engine, run_id)))
 
 
 def report_files(built: BuiltReport) -> dict[str, bytes]:

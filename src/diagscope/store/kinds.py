@@ -81,7 +81,11 @@ class RunKinds:
         self._uncommitted.clear()
 
 
-def write_findings(conn: Connection, run_id: int, findings: Iterable[dict[str, Any]]) -> None:
-    """Store a run's finding rows in one go (a run loaded from an evidence bundle)."""
+def write_findings(conn: Connection, run_id: int,
+                   batches: Iterable[Sequence[dict[str, Any]]]) -> None:
+    """Store a run's finding rows, batch after batch, in the transaction of `conn` (a run
+    loaded from an evidence bundle into a scratch database: nothing is retried there)."""
     kinds = RunKinds(run_id)
-    kinds.write(conn, [{**row, "run_id": run_id} for row in findings])
+    for batch in batches:
+        kinds.write(conn, [{**row, "run_id": run_id} for row in batch])
+        kinds.committed()  # known to the later batches of this same transaction

@@ -13,8 +13,9 @@ read: that is how a bundle's report is made on export and rebuilt on verify.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine, Table, insert
@@ -30,6 +31,8 @@ ROW_TABLES: dict[str, Table] = {"requests": requests, "events": events, "finding
 _LEFT_OUT = frozenset({"id", "run_id", "body"})
 #: What a scratch database holds for a redacted column: valid, and saying nothing.
 _PLACEHOLDERS: dict[str, Any] = {"cs": "{}", "marks": "{}", "headers": []}
+#: Rows stored per statement when loading: memory stays flat however large the run.
+LOAD_BATCH = 2_000
 
 
 def _time_columns(table: Table) -> frozenset[str]:
@@ -94,9 +97,17 @@ def load_run(engine: Engine, run_id: int, run_columns: Mapping[str, Any],
     with engine.begin() as conn:
         conn.execute(insert(runs).values(id=run_id, **columns))
         for name, table in ROW_TABLES.items():
-            stored = [_stored_row(name, row, run_id, redacted.get(name, frozenset()))
-                      for row in rows.get(name, ())]
+            hidden = redacted.get(name, frozenset())
+            stored = (_stored_row(name, row, run_id, hidden) for row in rows.get(name, ()))
             if table is findings:  # a view: its kinds and places are stored
-                write_findings(conn, run_id, stored)
+                write_findings(conn, run_id, _batches(stored))
             else:
-                BulkInserter(table).insert(conn, stored)
+                inserter = BulkInserter(table)
+                for batch in _batches(stored):
+                    inserter.insert(conn, batch)
+
+
+def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    it = iter(rows)
+    while batch := list(islice(it, LOAD_BATCH)):
+        yield batch
