@@ -102,13 +102,62 @@ def jsonl(rows: Iterable[Any]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
 
+def iter_jsonl(zf: zipfile.ZipFile, name: str) -> Iterator[Any]:
+    """A JSON-lines file of a bundle, one value a line, read as a stream. A line ends at a
+    line feed only: JSON escapes line feeds within strings, but not the other characters
+    that can end a line in text (U+2028 in an event's value stays as it is)."""
+    with zf.open(name) as fo:
+        for line in fo:
+            if line.strip(b"\r\n"):
+                yield json.loads(line)
+
+
 def read_jsonl(zf: zipfile.ZipFile, name: str) -> list[Any]:
     """A JSON-lines file of a bundle, one value a line."""
-    return [json.loads(line) for line in zf.read(name).decode("utf-8").splitlines() if line]
+    return list(iter_jsonl(zf, name))
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def member_sha256(zf: zipfile.ZipFile, name: str) -> str:
+    """The SHA-256 of a file in a bundle, read as a stream (a capture can be large)."""
+    digest = hashlib.sha256()
+    with zf.open(name) as fo:
+        while chunk := fo.read(_COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(slots=True)
+class Difference:
+    """Where two streams of rows first differ, and how many rows each held."""
+
+    index: int  # 0-based
+    left: int
+    right: int
+    left_row: Any  # the first stream's row there, or None past its end
+
+
+_END = object()
+
+
+def first_difference(left: Iterable[Any], right: Iterable[Any]) -> Difference | None:
+    """None when both streams hold equal rows in the same order; otherwise where they first
+    differ (both are read to the end, to count them)."""
+    a, b = iter(left), iter(right)
+    index = 0
+    while True:
+        x, y = next(a, _END), next(b, _END)
+        if x is _END and y is _END:
+            return None
+        if x != y:
+            break
+        index += 1
+    left_count = index + (x is not _END) + sum(1 for _ in a)
+    right_count = index + (y is not _END) + sum(1 for _ in b)
+    return Difference(index, left_count, right_count, None if x is _END else x)
 
 
 def manifest_facts(run_id: int, state: dict[str, Any], report: Report, head: str | None,

@@ -14,15 +14,15 @@ a signature (`--trusted-key`) or a chain head recorded elsewhere (`--expect-head
 from __future__ import annotations
 
 import heapq
-import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from diagscope import __version__
 from diagscope.pii.canary import CanarySet
+from diagscope.report.build import BuiltReport
 from diagscope.report.bundle import (
     BUNDLE_FORMAT,
     POLICY_FILE,
@@ -31,14 +31,17 @@ from diagscope.report.bundle import (
     RUN_ENTRIES_FILE,
     SUMS_FILE,
     BundleError,
+    first_difference,
+    iter_jsonl,
     manifest_facts,
+    member_sha256,
     policy_files,
     read_jsonl,
     row_file,
     sha256_hex,
 )
 from diagscope.report.model import EnvelopeIdentifier
-from diagscope.report.rebuild import Rebuilt, rebuild, report_files
+from diagscope.report.rebuild import rebuilt_run, report_files
 from diagscope.signing import (
     SIGNATURE_FILE,
     KeyFileError,
@@ -49,7 +52,8 @@ from diagscope.signing import (
 from diagscope.store.chain import ROWS_ONLY_FORMAT, entry_digest
 from diagscope.store.entries import UNCHAINED
 from diagscope.store.portable import ROW_TABLES, portable_digest, redacted_columns
-from diagscope.store.verify import OLDER_FORMAT_NOTE, ChainItem, check_chain
+from diagscope.store.queries import iter_events, iter_findings
+from diagscope.store.verify import OLDER_FORMAT_NOTE, ChainItem, ChainReport, check_chain
 
 WHOLE_REWRITE_NOTE = (
     "no --trusted-key or --expect-head was given: these checks show the bundle is "
@@ -128,7 +132,7 @@ def _check_sums(zf: zipfile.ZipFile, names: set[str], listed: dict[str, str],
     for name, digest in sorted(listed.items()):
         if name not in names:
             check.problems.append(f"{name} is listed in {SUMS_FILE} but missing")
-        elif sha256_hex(zf.read(name)) != digest:
+        elif member_sha256(zf, name) != digest:
             check.problems.append(f"{name} was modified: its SHA-256 does not match")
         else:
             check.checked_files += 1
@@ -140,16 +144,50 @@ class _Malformed(Exception):
     pass
 
 
+class _OutOfOrder(Exception):
+    pass
+
+
 @dataclass(slots=True)
 class _Chain:
     """The chain a bundle carries, read and recomputed."""
 
+    zf: zipfile.ZipFile
     state: dict[str, Any]
-    rows: dict[str, list[dict[str, Any]]]
     counts: dict[str, int]
+    #: The rows sorted in memory, for a bundle whose row files are out of chain order
+    #: (diagscope writes them in order, and then they are read as streams).
+    sorted_rows: dict[str, list[dict[str, Any]]] | None = None
+
+    def rows(self, name: str) -> Iterable[dict[str, Any]]:
+        """A table's rows in chain order, read again from the bundle."""
+        if self.sorted_rows is not None:
+            return self.sorted_rows[name]
+        return iter_jsonl(self.zf, row_file(name))
 
 
-def _row_items(name: str, rows: list[dict[str, Any]], chain_format: int,
+def _in_chain_order(rows: Iterable[Any]) -> Iterator[Any]:
+    """The rows as they come, as long as their chain positions ascend."""
+    last = None
+    for row in rows:
+        if isinstance(row, dict):
+            position = row.get("chain_seq", -1)
+            if last is not None and position < last:
+                raise _OutOfOrder
+            last = position
+        yield row
+
+
+def _ascending(rows: Iterable[Any]) -> bool:
+    try:
+        for _ in _in_chain_order(rows):
+            pass
+    except _OutOfOrder:
+        return False
+    return True
+
+
+def _row_items(name: str, rows: Iterable[dict[str, Any]], chain_format: int,
                redacted: frozenset[str]) -> Iterator[ChainItem]:
     for number, row in enumerate(rows, 1):
         try:
@@ -185,18 +223,33 @@ def _read_chain(zf: zipfile.ZipFile, manifest: dict[str, Any], redacted: bool,
     run_id, head, length = int(run["id"]), run["chain_head"], int(run["chain_length"])
     chain_format = int(run["chain_format"])
     hidden = redacted_columns(chain_format) if redacted else {}
-    rows = {name: sorted(read_jsonl(zf, row_file(name)), key=lambda r: r.get("chain_seq", -1))
-            for name in ROW_TABLES}
     entries = read_jsonl(zf, RUN_ENTRIES_FILE)
     unchained = [e for e in entries if e.get("kind") == UNCHAINED]
     chained = sorted((e for e in entries if e.get("kind") != UNCHAINED),
                      key=lambda e: e.get("chain_seq", -1))
-    items = heapq.merge(
-        _entry_items(chained),
-        *(_row_items(name, rows[name], chain_format, hidden.get(name, frozenset()))
-          for name in ROW_TABLES),
-        key=lambda item: item.chain_seq)
-    report = check_chain(run_id, items, head, length, chain_format)
+
+    def walk(rows: dict[str, Iterable[dict[str, Any]]]) -> ChainReport:
+        items = heapq.merge(
+            _entry_items(chained),
+            *(_row_items(name, rows[name], chain_format, hidden.get(name, frozenset()))
+              for name in ROW_TABLES),
+            key=lambda item: item.chain_seq)
+        return check_chain(run_id, items, head, length, chain_format)
+
+    chain = _Chain(zf, {}, {})
+    try:
+        report = walk({name: _in_chain_order(iter_jsonl(zf, row_file(name)))
+                       for name in ROW_TABLES})
+        # A walk stops at the first broken link, which rows further down, out of order,
+        # may have caused: then it is walked again in order.
+        if not report.ok and not all(_ascending(iter_jsonl(zf, row_file(name)))
+                                     for name in ROW_TABLES):
+            raise _OutOfOrder
+    except _OutOfOrder:
+        chain.sorted_rows = {name: sorted(read_jsonl(zf, row_file(name)),
+                                          key=lambda r: r.get("chain_seq", -1))
+                             for name in ROW_TABLES}
+        report = walk(dict(chain.sorted_rows))
     if not report.ok:
         check.problems.append(
             f"the chain in rows/ does not verify: {report.problem}"
@@ -209,7 +262,8 @@ def _read_chain(zf: zipfile.ZipFile, manifest: dict[str, Any], redacted: bool,
         check.notes.append(f"{OLDER_FORMAT_NOTE}: the run's label, policy, scenario, settings "
                            "and status in this bundle are not covered by its hash chain")
         state = json.loads(unchained[0]["content"]) if unchained else {}
-    return _Chain(state, rows, report.counts)
+    chain.state, chain.counts = state, report.counts
+    return chain
 
 
 def verify_bundle(path: str, canaries: list[tuple[str, str]] | None = None, *,
@@ -267,27 +321,30 @@ def _check_contents(zf: zipfile.ZipFile, names: set[str], canaries: list[tuple[s
     run_columns = {**chain.state, "chain_head": check.chain_head,
                    "chain_length": check.chain_length, "chain_format": chain_format}
     hidden = redacted_columns(chain_format) if redacted else {}
-    rebuilt = rebuild(run_id, run_columns, chain.rows, hidden, manifest["exported"]["at"])
-    if redacted:
-        _keep_enclosed_inventory(zf, rebuilt, check)
-    facts = manifest_facts(run_id, chain.state, rebuilt.built.report, check.chain_head,
-                           check.chain_length, chain_format, chain.counts)
-    _compare_manifest(manifest, facts, check)
-    _compare_policy(zf, chain.state, check)
-    _compare_captures(zf, names, manifest, chain.state, check)
-    what = "the report rebuilt from the enclosed rows"
-    exported_by = ((manifest.get("exported") or {}).get("by") or {}).get("diagscope")
-    if exported_by != __version__:
-        # Rendering is compared byte for byte, so it must be the exporting version's.
-        what += (f" (the bundle was exported by diagscope {exported_by}, this is "
-                 f"{__version__}: verify it with diagscope {exported_by})")
-    for name, data in report_files(rebuilt.built).items():
-        _compare_file(zf, name, data, what, check)
-    for name, rows in (("events.jsonl", rebuilt.events), ("findings.jsonl", rebuilt.findings)):
-        _compare_rows(name, read_jsonl(zf, name), rows, "the enclosed rows give", check)
+    rows = {name: chain.rows(name) for name in ROW_TABLES}
+    with rebuilt_run(run_id, run_columns, rows, hidden, manifest["exported"]["at"]
+                     ) as (built, scratch):
+        if redacted:
+            _keep_enclosed_inventory(zf, built, check)
+        facts = manifest_facts(run_id, chain.state, built.report, check.chain_head,
+                               check.chain_length, chain_format, chain.counts)
+        _compare_manifest(manifest, facts, check)
+        _compare_policy(zf, chain.state, check)
+        _compare_captures(zf, names, manifest, chain.state, check)
+        what = "the report rebuilt from the enclosed rows"
+        exported_by = ((manifest.get("exported") or {}).get("by") or {}).get("diagscope")
+        if exported_by != __version__:
+            # Rendering is compared byte for byte, so it must be the exporting version's.
+            what += (f" (the bundle was exported by diagscope {exported_by}, this is "
+                     f"{__version__}: verify it with diagscope {exported_by})")
+        for name, data in report_files(built).items():
+            _compare_file(zf, name, data, what, check)
+        for name, again in (("events.jsonl", iter_events(scratch, run_id)),
+                            ("findings.jsonl", iter_findings(scratch, run_id))):
+            _compare_rows(name, iter_jsonl(zf, name), again, "the enclosed rows give", check)
     if check.problems or redacted:
         return
-    _compare_flows(zf, chain.rows["requests"], check)
+    _compare_flows(zf, chain.rows("requests"), check)
     if check.problems:
         return
     from diagscope.report.rederive import rederive
@@ -325,12 +382,12 @@ def _salted(salt: str | None, label: str, value: str) -> str | None:
         return None
 
 
-def _keep_enclosed_inventory(zf: zipfile.ZipFile, rebuilt: Rebuilt, check: BundleCheck
+def _keep_enclosed_inventory(zf: zipfile.ZipFile, built: BuiltReport, check: BundleCheck
                              ) -> None:
     # The envelope identifiers are counted from the event JSON, which a redacted bundle
     # does not hold: the enclosed counts are taken as they are, and said so.
     enclosed = json.loads(zf.read("report.json")).get("envelope_identifiers") or []
-    rebuilt.built.report.envelope_identifiers = [EnvelopeIdentifier.model_validate(e)
+    built.report.envelope_identifiers = [EnvelopeIdentifier.model_validate(e)
                                                  for e in enclosed]
     if enclosed:
         check.notes.append("the report's envelope identifier counts come from event JSON a "
@@ -400,7 +457,7 @@ def _compare_captures(zf: zipfile.ZipFile, names: set[str], manifest: dict[str, 
         named.add(name)
         if index >= len(stored) or name not in names:
             check.problems.append(f"{name} is named in manifest.json but not enclosed")
-        elif sha256_hex(zf.read(name)) != stored[index]["sha256"]:
+        elif member_sha256(zf, name) != stored[index]["sha256"]:
             check.problems.append(f"{name} does not match the SHA-256 the run stored for "
                                   f"capture {stored[index]['path']}")
     for extra in sorted(enclosed - named):
@@ -420,35 +477,37 @@ def _compare_file(zf: zipfile.ZipFile, name: str, expected: bytes, what: str,
                           f"{line + 1}: {shown}")
 
 
-def _compare_rows(name: str, enclosed: list[dict[str, Any]], expected: list[dict[str, Any]],
-                  what: str, check: BundleCheck) -> None:
-    if enclosed == expected:
+def _compare_rows(name: str, enclosed: Iterable[dict[str, Any]],
+                  expected: Iterable[dict[str, Any]], what: str, check: BundleCheck) -> None:
+    found = first_difference(enclosed, expected)
+    if found is None:
         return
-    first = next((i for i, (x, y) in enumerate(zip(enclosed, expected, strict=False))
-                  if x != y), min(len(enclosed), len(expected)))
     check.problems.append(
-        f"{name} does not reproduce: {len(enclosed)} enclosed, {len(expected)} rows as {what};"
-        f" first difference at row {first + 1}"
-        + (f": enclosed {json.dumps(enclosed[first])[:300]}" if first < len(enclosed) else ""))
+        f"{name} does not reproduce: {found.left} enclosed, {found.right} rows as {what};"
+        f" first difference at row {found.index + 1}"
+        + (f": enclosed {json.dumps(found.left_row)[:300]}" if found.index < found.left
+           else ""))
 
 
-def _compare_flows(zf: zipfile.ZipFile, requests: list[dict[str, Any]], check: BundleCheck
-                   ) -> None:
+def _compare_flows(zf: zipfile.ZipFile, requests: Iterable[dict[str, Any]],
+                   check: BundleCheck) -> None:
     """flows.mitm must hold exactly the chained requests, each with the body it hashed."""
     from mitmproxy import http
     from mitmproxy.io import FlowReader
 
     expected = {r["flow_id"]: r["body_sha256"] for r in requests}
     seen: set[str] = set()
-    for flow in FlowReader(io.BytesIO(zf.read("flows.mitm"))).stream():
-        if not isinstance(flow, http.HTTPFlow):
-            continue
-        if flow.id not in expected:
-            check.problems.append(f"flows.mitm holds flow {flow.id}, which the chain does not")
-        elif sha256_hex(flow.request.raw_content or b"") != expected[flow.id]:
-            check.problems.append(f"flows.mitm: the body of flow {flow.id} is not the one the "
-                                  "chain recorded (body_sha256)")
-        seen.add(flow.id)
+    with zf.open("flows.mitm") as fo:
+        for flow in FlowReader(cast(BinaryIO, fo)).stream():
+            if not isinstance(flow, http.HTTPFlow):
+                continue
+            if flow.id not in expected:
+                check.problems.append(f"flows.mitm holds flow {flow.id}, which the chain "
+                                      "does not")
+            elif sha256_hex(flow.request.raw_content or b"") != expected[flow.id]:
+                check.problems.append(f"flows.mitm: the body of flow {flow.id} is not the one "
+                                      "the chain recorded (body_sha256)")
+            seen.add(flow.id)
     missing = sorted(set(expected) - seen)
     if missing:
         check.problems.append(f"flows.mitm lacks {len(missing)} chained requests (first: "

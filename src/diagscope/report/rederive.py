@@ -9,17 +9,21 @@ verdict of the events they were found in), and a note says which.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from diagscope.report.bundle import POLICY_FILE, RESOLVED_POLICY_FILE, read_jsonl, sha256_hex
+from diagscope.report.bundle import (
+    POLICY_FILE,
+    RESOLVED_POLICY_FILE,
+    first_difference,
+    iter_jsonl,
+    sha256_hex,
+)
 from diagscope.store.queries import iter_events, iter_findings
-
-
-def _without_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k != "run"} for r in rows]
 
 
 def canary_label(finding: dict[str, Any]) -> str | None:
@@ -44,10 +48,31 @@ def rederive(zf: zipfile.ZipFile, state: dict[str, Any], given: list[tuple[str, 
     text = zf.read(POLICY_FILE).decode("utf-8")
     loaded = LoadedPolicy(policy=policy, path=POLICY_FILE, text=text,
                           sha256=sha256_hex(text.encode()))
+    skipped_events: set[tuple[Any, Any]] = set()
+    skipped = 0
+    for finding in iter_jsonl(zf, "findings.jsonl"):
+        if canary_label(finding) in unchecked:
+            skipped += 1
+            skipped_events.add((finding["flow_id"], finding["event_index"]))
+    if skipped:
+        notes.append(f"{skipped} canary findings were not re-derived: pass the canaries "
+                     "with --canary to check them too")
+
+    def comparable(name: str, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            if name == "findings.jsonl":
+                if canary_label(row) in unchecked:
+                    continue
+            elif (row["flow_id"], row["event_index"]) in skipped_events:
+                # The verdict of an event with a canary finding not re-derived may differ.
+                row = {**row, "verdict": None}
+            yield {k: v for k, v in row.items() if k != "run"}
+
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="diagscope-verify-") as tmp:
         flows = Path(tmp) / "flows.mitm"
-        flows.write_bytes(zf.read("flows.mitm"))
+        with zf.open("flows.mitm") as source, flows.open("wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
         engine = open_engine(str(Path(tmp) / "check.sqlite"))
         try:
             session = RunSession(SessionSettings(
@@ -56,30 +81,16 @@ def rederive(zf: zipfile.ZipFile, state: dict[str, Any], given: list[tuple[str, 
                 engine=engine, loaded=loaded)
             replay([str(flows)], session)
             run_id = session.run_id or 0
-            again = {"events.jsonl": list(iter_events(engine, run_id)),
-                     "findings.jsonl": list(iter_findings(engine, run_id))}
+            for name, again in (("events.jsonl", iter_events(engine, run_id)),
+                                ("findings.jsonl", iter_findings(engine, run_id))):
+                found = first_difference(comparable(name, iter_jsonl(zf, name)),
+                                         comparable(name, again))
+                if found is not None:
+                    problems.append(
+                        f"{name} does not reproduce: {found.left} enclosed, {found.right} "
+                        f"re-derived rows; first difference at row {found.index + 1}"
+                        + (f": enclosed {json.dumps(found.left_row)[:300]}"
+                           if found.index < found.left else ""))
         finally:
             engine.dispose()
-    enclosed_findings = read_jsonl(zf, "findings.jsonl")
-    skipped = [f for f in enclosed_findings if canary_label(f) in unchecked]
-    skipped_events = {(f["flow_id"], f["event_index"]) for f in skipped}
-    if skipped:
-        notes.append(f"{len(skipped)} canary findings were not re-derived: pass the canaries "
-                     "with --canary to check them too")
-    for name, rows in again.items():
-        a, b = _without_run(read_jsonl(zf, name)), _without_run(rows)
-        if name == "findings.jsonl":
-            a = [f for f in a if canary_label(f) not in unchecked]
-        else:
-            # The verdict of an event with a canary finding not re-derived may differ.
-            for row in (*a, *b):
-                if (row["flow_id"], row["event_index"]) in skipped_events:
-                    row["verdict"] = None
-        if a != b:
-            first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
-                         min(len(a), len(b)))
-            problems.append(
-                f"{name} does not reproduce: {len(a)} enclosed, {len(b)} re-derived rows; "
-                f"first difference at row {first + 1}"
-                + (f": enclosed {json.dumps(a[first])[:300]}" if first < len(a) else ""))
     return problems
