@@ -9,6 +9,8 @@ time is a `UtcDateTime`: stored as UTC, read back as an aware UTC datetime.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Column,
@@ -147,20 +149,27 @@ events = Table(
 # then a place (flow, event) in the chain and a kind, a third of what it took with every
 # text on it. The `findings` view puts them together as one row per finding, the row the
 # chain's content digest is taken from, so readers and the chain see what they always saw.
+def _kind_columns() -> list[Column[Any]]:
+    """The columns that make a finding's kind: fresh ones for each table (or view)."""
+    return [
+        Column("event_name", Text),
+        Column("product", String(16), nullable=False),
+        Column("rule", String(30), nullable=False),
+        Column("severity", String(16), nullable=False),
+        Column("field", Text),
+        Column("pii_kind", Text),
+        Column("detail", PackedText("detail"), nullable=False),
+        Column("value", Text),
+        Column("clause", PackedText("clause"), nullable=False),
+    ]
+
+
 finding_kinds = Table(
     "finding_kinds",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("event_name", Text),
-    Column("product", String(16), nullable=False),
-    Column("rule", String(30), nullable=False),
-    Column("severity", String(16), nullable=False),
-    Column("field", Text),
-    Column("pii_kind", Text),
-    Column("detail", PackedText("detail"), nullable=False),
-    Column("value", Text),
-    Column("clause", PackedText("clause"), nullable=False),
+    *_kind_columns(),
 )
 
 finding_occurrences = Table(
@@ -176,8 +185,7 @@ finding_occurrences = Table(
 )
 
 #: The columns of a finding that make its kind, in `finding_kinds`' order.
-KIND_COLUMNS = ("event_name", "product", "rule", "severity", "field", "pii_kind", "detail",
-                "value", "clause")
+KIND_COLUMNS = tuple(column.name for column in _kind_columns())
 
 # Views are not tables: `metadata.create_all` leaves them out, `create_views` makes them.
 views = MetaData()
@@ -190,15 +198,7 @@ findings = Table(
     Column("run_id", Integer, nullable=False),
     Column("flow_id", String(100), nullable=False),
     Column("event_index", Integer),
-    Column("event_name", Text),
-    Column("product", String(16), nullable=False),
-    Column("rule", String(30), nullable=False),
-    Column("severity", String(16), nullable=False),
-    Column("field", Text),
-    Column("pii_kind", Text),
-    Column("detail", PackedText("detail"), nullable=False),
-    Column("value", Text),
-    Column("clause", PackedText("clause"), nullable=False),
+    *_kind_columns(),
     Column("chain_seq", Integer, nullable=False),
     Column("chain_hash", Digest(), nullable=False),
 )
